@@ -1,0 +1,271 @@
+"""Settings for Italy From Couch.
+
+Two ways to run, one code path (see docs/architecture.md):
+- embedded default (``make run``): SQLite, in-memory channel layer, Celery tasks run in-process,
+  e-mail written to the local outbox, test-mode payments;
+- production (``ITALYCOUCH_ENV=production``): PostgreSQL (``DATABASE_URL``), Redis
+  (``REDIS_URL``) for channels, cache and Celery, real e-mail transport, Stripe.
+Production refuses to start with DEBUG on, the default secret key, or a missing database/Redis.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+from csp.constants import NONE, SELF
+from django.utils.translation import gettext_lazy as _
+
+from italycouch.config import Config, ImproperlyConfiguredError
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = Config()
+
+ENVIRONMENT = env.get_choice("ITALYCOUCH_ENV", ("embedded", "production"), "embedded")
+PRODUCTION = ENVIRONMENT == "production"
+
+DEFAULT_SECRET_KEY = "embedded-default-not-secret-change-me-in-production"  # noqa: S105
+SECRET_KEY = env.get_str("SECRET_KEY", DEFAULT_SECRET_KEY)
+DEBUG = env.get_bool("DEBUG", default=not PRODUCTION)
+
+if PRODUCTION:
+    # Fail fast: a production process with these would leak data or sign cookies with a known key.
+    if DEBUG:
+        raise ImproperlyConfiguredError("ITALYCOUCH_ENV=production refuses to start with DEBUG on")
+    if SECRET_KEY == DEFAULT_SECRET_KEY or len(SECRET_KEY) < 50:
+        raise ImproperlyConfiguredError(
+            "ITALYCOUCH_ENV=production needs SECRET_KEY set to a random value of 50+ characters"
+        )
+    for required in ("DATABASE_URL", "REDIS_URL", "ALLOWED_HOSTS"):
+        if not env.is_set(required):
+            raise ImproperlyConfiguredError(f"ITALYCOUCH_ENV=production needs {required}")
+
+ALLOWED_HOSTS = env.get_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.get_list("CSRF_TRUSTED_ORIGINS", [])
+SITE_URL = env.get_str("SITE_URL", "http://localhost:8000").rstrip("/")
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.sites",
+    "channels",
+    "allauth",
+    "allauth.account",
+    "csp",
+    "accounts",
+    "bookings",
+    "streaming",
+    "chat",
+    "reviews",
+    "payments",
+    "notifications",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.UserLocaleMiddleware",
+    "accounts.middleware.UserTimezoneMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+]
+
+ROOT_URLCONF = "italycouch.urls"
+ASGI_APPLICATION = "italycouch.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.template.context_processors.tz",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "italycouch.context_processors.site",
+            ],
+        },
+    }
+]
+
+# --- Data ---------------------------------------------------------------------------------------
+VAR_DIR = Path(env.get_str("ITALYCOUCH_VAR_DIR", str(BASE_DIR / "var")))
+DATABASE_URL = env.get_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # SQLite: serialise writers instead of failing with "database is locked" under concurrency.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env.get_str("REDIS_URL", "")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# --- Jobs ---------------------------------------------------------------------------------------
+# Without a broker, the same tasks run in-process (eager). Scheduled work never relies on
+# eta/countdown: due rows are picked up by a periodic dispatcher (beat, or an in-process timer).
+CELERY_BROKER_URL = env.get_str("CELERY_BROKER_URL", REDIS_URL)
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_TASK_EAGER_PROPAGATES = False
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+
+# --- Auth ---------------------------------------------------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+SITE_ID = 1
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "bookings:home"
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_CONFIRM_EMAIL_ON_GET = False
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Italy From Couch] "
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if PRODUCTION else "http"
+ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
+ACCOUNT_RATE_LIMITS: dict[str, str] | bool = (
+    {}
+    if env.get_bool("DISABLE_RATE_LIMITS")
+    else {
+        "login_failed": "10/m/ip,5/5m/key",
+        "signup": "20/m/ip",
+        "confirm_email": "1/3m/key",
+        "reset_password": "20/m/ip,5/m/key",
+    }
+)
+
+# --- E-mail -------------------------------------------------------------------------------------
+# Every message is a row first (notifications.OutboundEmail) and is delivered by a task through
+# EMAIL_TRANSPORT. The embedded default keeps it in the local outbox (/dev/outbox/) and the log.
+EMAIL_BACKEND = "notifications.email.QueuedEmailBackend"
+EMAIL_TRANSPORT = env.get_choice("EMAIL_TRANSPORT", ("outbox", "smtp", "sendgrid", "resend"), "outbox")
+EMAIL_TRANSPORT_BACKENDS = {
+    "outbox": "notifications.email.OutboxTransport",
+    "smtp": "django.core.mail.backends.smtp.EmailBackend",
+    "sendgrid": "anymail.backends.sendgrid.EmailBackend",
+    "resend": "anymail.backends.resend.EmailBackend",
+}
+DEFAULT_FROM_EMAIL = env.get_str("DEFAULT_FROM_EMAIL", "Italy From Couch <tours@italyfromcouch.example>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+EMAIL_HOST = env.get_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env.get_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env.get_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env.get_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env.get_bool("EMAIL_USE_TLS", default=False)
+EMAIL_TIMEOUT = 15
+ANYMAIL = {
+    "SENDGRID_API_KEY": env.get_str("SENDGRID_API_KEY", ""),
+    "RESEND_API_KEY": env.get_str("RESEND_API_KEY", ""),
+}
+
+# --- Internationalisation -----------------------------------------------------------------------
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", _("English")), ("it", _("Italian"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
+TIME_ZONE = "UTC"
+USE_TZ = True
+TOUR_DEFAULT_TIMEZONE = "Europe/Rome"
+
+# --- Static and media ---------------------------------------------------------------------------
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(env.get_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+MEDIA_URL = "/media/"
+MEDIA_ROOT = Path(env.get_str("MEDIA_ROOT", str(VAR_DIR / "media")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if PRODUCTION
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+
+# --- Security -----------------------------------------------------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False  # the live pages' scripts read it to POST
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+if PRODUCTION:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env.get_bool("SECURE_SSL_REDIRECT", default=True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env.get_int("SECURE_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+
+# Strict CSP: no inline scripts or styles, nothing from other origins (the site works offline).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:", "blob:"],
+        "media-src": [SELF, "blob:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.get_str("LOG_LEVEL", "INFO")},
+    "loggers": {"django.channels.server": {"level": "WARNING"}},
+}
+
+# --- Product ------------------------------------------------------------------------------------
+PAYMENTS_PROVIDER = env.get_choice("PAYMENTS_PROVIDER", ("test", "stripe"), "stripe" if PRODUCTION else "test")
+SHOW_DEV_OUTBOX = env.get_bool("SHOW_DEV_OUTBOX", default=not PRODUCTION)

@@ -1,0 +1,2 @@
+// Site-wide behaviour for every page (loaded by base.html).
+export {};
