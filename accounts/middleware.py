@@ -26,6 +26,17 @@ def timezone_for(request: HttpRequest) -> str:
     return str(request.session.get(SESSION_TIMEZONE_KEY, "")) if hasattr(request, "session") else ""
 
 
+def language_for(request: HttpRequest) -> str:
+    chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME, "")
+    user = getattr(request, "user", None)
+    profile = str(user.language) if user is not None and user.is_authenticated else ""
+    detected = str(request.session.get(SESSION_LANGUAGE_KEY, "")) if hasattr(request, "session") else ""
+    for language in (chosen, profile, detected):
+        if language in _LANGUAGE_CODES:
+            return language
+    return translation.get_language_from_request(request)
+
+
 class UserTimezoneMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -40,17 +51,15 @@ class UserTimezoneMiddleware:
 
 
 class UserLocaleMiddleware(MiddlewareMixin):
-    """Like Django's LocaleMiddleware, but the profile's or session's language comes first."""
+    """Like Django's LocaleMiddleware, with the profile and the detected language in the chain.
+
+    Precedence: the language picked in the site's language switcher (Django's language cookie,
+    the latest explicit choice in this browser), then the profile, then what the browser reported
+    on the first visit (session), then Accept-Language. Detection must never undo a choice.
+    """
 
     def process_request(self, request: HttpRequest) -> None:
-        language = ""
-        if hasattr(request, "session"):
-            language = str(request.session.get(SESSION_LANGUAGE_KEY, ""))
-        user_language = getattr(getattr(request, "user", None), "language", "")
-        language = user_language or language
-        if language not in _LANGUAGE_CODES:
-            language = translation.get_language_from_request(request)
-        translation.activate(language)
+        translation.activate(language_for(request))
         request.LANGUAGE_CODE = translation.get_language()
 
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:

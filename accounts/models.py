@@ -59,6 +59,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     date_joined = models.DateTimeField(_("date joined"), default=django_timezone.now)
 
     objects: ClassVar[UserManager] = UserManager()
+    # The role as last read from or written to the database (not a field).
+    _stored_role: str | None = None
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
@@ -70,6 +72,27 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self) -> str:
         return self.email
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Remember the role as loaded so that save() can tell a demotion from "was never staff".
+        self._stored_role = self.__dict__.get("role")
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Role and the admin flag must not drift apart, whoever saves (admin, shell, a service):
+        # the staff role always opens the admin; leaving it closes the admin again, except for
+        # superusers, who keep access whatever their role says.
+        stored_role = None if self._state.adding else self._stored_role
+        flag_before = self.is_staff
+        if self.role == self.Role.STAFF:
+            self.is_staff = True
+        elif stored_role == self.Role.STAFF and not self.is_superuser:
+            self.is_staff = False
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and self.is_staff != flag_before:
+            kwargs["update_fields"] = {*update_fields, "is_staff"}
+        super().save(*args, **kwargs)
+        self._stored_role = self.role
 
     def get_full_name(self) -> str:
         return self.name or self.email.split("@")[0]
@@ -115,9 +138,18 @@ class GuideProfile(models.Model):
         return self.display_name
 
     def save(self, *args: Any, **kwargs: Any) -> None:
+        # The slug is set once and kept: renaming a guide must not break links already shared.
         if not self.slug:
-            self.slug = slugify(self.display_name)[:120] or f"guide-{self.user_id}"
+            self.slug = self._unique_slug()
         super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
         return reverse("accounts:guide_detail", kwargs={"slug": self.slug})
+
+    def _unique_slug(self) -> str:
+        base = slugify(self.display_name)[:110] or f"guide-{self.user_id}"
+        slug, counter = base, 2
+        # Two guides called "Marco Rossi" must both get a page, not an IntegrityError.
+        while GuideProfile.objects.filter(slug=slug).exclude(pk=self.pk).exists():
+            slug, counter = f"{base}-{counter}", counter + 1
+        return slug

@@ -95,3 +95,196 @@ def unique_slug(model: type[models.Model], text: str, *, max_length: int = 150) 
     while model._default_manager.filter(slug=slug).exists():
         slug, counter = f"{base}-{counter}", counter + 1
     return slug
+
+
+def default_refund_policy() -> list[list[int]]:
+    """[hours before start, percent refunded]: full refund up to 48 h, half up to 24 h, none after."""
+    return [[48, 100], [24, 50]]
+
+
+class TourScheduling(models.Model):
+    """How a tour may be booked: notice, horizon, buffer and refund policy (one row per tour)."""
+
+    tour = models.OneToOneField(Tour, on_delete=models.CASCADE, related_name="scheduling")
+    min_notice_minutes = models.PositiveIntegerField(
+        _("minimum notice (minutes)"), default=120, help_text=_("Bookings close this long before the start.")
+    )
+    horizon_days = models.PositiveIntegerField(
+        _("booking horizon (days)"),
+        default=90,
+        validators=[MinValueValidator(1), MaxValueValidator(365)],
+        help_text=_("How far ahead customers may book."),
+    )
+    buffer_minutes = models.PositiveIntegerField(
+        _("buffer after the tour (minutes)"),
+        default=30,
+        validators=[MaxValueValidator(24 * 60)],
+        help_text=_("Time the guide keeps free after this tour before another may start."),
+    )
+    refund_policy = models.JSONField(_("refund policy"), default=default_refund_policy)
+
+    def __str__(self) -> str:
+        return f"Scheduling of {self.tour}"
+
+
+class AvailabilityRule(models.Model):
+    """A recurring set of start times, written in the tour's zone as an RFC 5545 RRULE."""
+
+    tour = models.ForeignKey(Tour, on_delete=models.CASCADE, related_name="availability_rules")
+    rrule = models.CharField(_("recurrence (RRULE)"), max_length=300)
+    valid_from = models.DateField(_("valid from"))
+    valid_until = models.DateField(_("valid until"), null=True, blank=True)
+    capacity = models.PositiveIntegerField(
+        _("seats per slot"), null=True, blank=True, help_text=_("Empty: the tour's maximum group size.")
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["valid_from", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.tour}: {self.rrule}"
+
+
+class Blackout(models.Model):
+    """A day (in the tour's zone) when a tour does not run, whatever its rules say."""
+
+    tour = models.ForeignKey(Tour, on_delete=models.CASCADE, related_name="blackouts")
+    date = models.DateField(_("date"))
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["date"]
+        constraints = [models.UniqueConstraint(fields=["tour", "date"], name="unique_blackout_per_tour_day")]
+
+    def __str__(self) -> str:
+        return f"{self.tour} closed on {self.date}"
+
+
+class Slot(models.Model):
+    """One bookable start of a tour. The row is the lock that keeps seats from being oversold."""
+
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", _("Scheduled")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    tour = models.ForeignKey(Tour, on_delete=models.CASCADE, related_name="slots")
+    rule = models.ForeignKey(AvailabilityRule, on_delete=models.SET_NULL, null=True, blank=True, related_name="slots")
+    guide = models.ForeignKey("accounts.GuideProfile", on_delete=models.PROTECT, related_name="slots")
+    start = models.DateTimeField(_("start (UTC)"), db_index=True)
+    end = models.DateTimeField(_("end (UTC)"))
+    capacity = models.PositiveIntegerField(_("seats"), validators=[MinValueValidator(1)])
+    # Kept equal to the sum of active bookings' seats; only changed while the row is locked.
+    booked_seats = models.PositiveIntegerField(_("booked seats"), default=0)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.SCHEDULED)
+    cancelled_reason = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["start"]
+        constraints = [
+            models.UniqueConstraint(fields=["tour", "start"], name="unique_slot_start_per_tour"),
+            models.CheckConstraint(
+                condition=models.Q(booked_seats__lte=models.F("capacity")), name="slot_not_oversold"
+            ),
+            models.CheckConstraint(condition=models.Q(end__gt=models.F("start")), name="slot_ends_after_start"),
+        ]
+        indexes = [models.Index(fields=["guide", "start"])]
+
+    def __str__(self) -> str:
+        return f"{self.tour} at {self.start:%Y-%m-%d %H:%M} UTC"
+
+    @property
+    def seats_left(self) -> int:
+        return max(self.capacity - self.booked_seats, 0)
+
+
+class Booking(models.Model):
+    class Status(models.TextChoices):
+        PENDING_PAYMENT = "pending_payment", _("Awaiting payment")
+        CONFIRMED = "confirmed", _("Confirmed")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    ACTIVE_STATUSES = (Status.PENDING_PAYMENT, Status.CONFIRMED)
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bookings")
+    slot = models.ForeignKey(Slot, on_delete=models.PROTECT, related_name="bookings")
+    seats = models.PositiveIntegerField(_("seats"), validators=[MinValueValidator(1)])
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.CONFIRMED)
+    # A client-supplied key (one per booking form): a resubmitted form finds the first booking.
+    idempotency_key = models.CharField(max_length=64)
+    amount_minor = models.PositiveIntegerField(_("amount paid (minor units)"), default=0)
+    currency = models.CharField(max_length=3, default="EUR")
+    refunded_minor = models.PositiveIntegerField(_("refunded (minor units)"), default=0)
+    # iTIP: the calendar event keeps its UID for life and SEQUENCE rises with every change.
+    ics_sequence = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    cancel_reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "idempotency_key"], name="unique_booking_idempotency_key"),
+            # Two tabs, one seat-holder: at most one active booking per user and slot.
+            models.UniqueConstraint(
+                fields=["user", "slot"],
+                condition=models.Q(status__in=["pending_payment", "confirmed"]),
+                name="one_active_booking_per_user_and_slot",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Booking {self.pk} by {self.user} for {self.slot}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("bookings:booking_detail", kwargs={"pk": self.pk})
+
+    @property
+    def ics_uid(self) -> str:
+        return f"booking-{self.pk}@italyfromcouch"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE_STATUSES
+
+
+class Reminder(models.Model):
+    """A reminder due before a booked tour: a row first, sent once by the periodic dispatcher."""
+
+    class Kind(models.TextChoices):
+        DAY_BEFORE = "24h", _("24 hours before")
+        HOUR_BEFORE = "1h", _("1 hour before")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENT = "sent", _("Sent")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="reminders")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    due_at = models.DateTimeField(db_index=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["due_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["booking", "kind", "due_at"], name="unique_reminder_per_booking_kind_and_time"
+            )
+        ]
+        indexes = [models.Index(fields=["status", "due_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} reminder for booking {self.booking_id}"
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"reminder:{self.pk}"

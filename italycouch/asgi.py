@@ -12,6 +12,9 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from italycouch.routing import websocket_urlpatterns  # noqa: E402
+from italycouch.scheduler import start_embedded_scheduler  # noqa: E402
+
+start_embedded_scheduler()
 
 application = ProtocolTypeRouter(
     {

@@ -16,7 +16,7 @@ class ImproperlyConfiguredError(RuntimeError):
 
 
 _TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
+_FALSE = {"0", "false", "no", "off"}
 
 
 class Config:
@@ -32,7 +32,8 @@ class Config:
 
     def get_bool(self, name: str, default: bool = False) -> bool:
         raw = self._environ.get(name)
-        if raw is None:
+        if raw is None or raw.strip() == "":
+            # Like the other readers: an empty value (``VAR=`` in compose) means "use the default".
             return default
         lowered = raw.strip().lower()
         if lowered in _TRUE:

@@ -136,7 +136,13 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "dispatch-due-reminders": {"task": "bookings.tasks.dispatch_due_reminders", "schedule": 15.0},
+    "materialize-upcoming-slots": {"task": "bookings.tasks.materialize_upcoming_slots", "schedule": 3600.0},
+    "dispatch-queued-emails": {"task": "notifications.tasks.dispatch_queued_emails", "schedule": 60.0},
+}
+# Without a broker (embedded default) a timer thread in the web process runs the schedule above.
+EMBEDDED_SCHEDULER = env.get_bool("EMBEDDED_SCHEDULER", default=CELERY_TASK_ALWAYS_EAGER)
 
 # --- Auth ---------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -163,6 +169,8 @@ ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Italy From Couch] "
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if PRODUCTION else "http"
 ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
+# Behind the production reverse proxy the client address is in X-Forwarded-For; rate limits key on it.
+ALLAUTH_TRUSTED_PROXY_COUNT = env.get_int("ALLAUTH_TRUSTED_PROXY_COUNT", 1 if PRODUCTION else 0)
 ACCOUNT_RATE_LIMITS: dict[str, str] | bool = (
     {}
     if env.get_bool("DISABLE_RATE_LIMITS")

@@ -3,6 +3,8 @@ from collections.abc import Iterator
 import pytest
 from django.core.cache import cache
 
+pytest_plugins = ["tests.support.smtp", "tests.support.celery", "tests.e2e.fixtures"]
+
 
 @pytest.fixture(autouse=True)
 def _isolated_cache() -> Iterator[None]:

@@ -4,6 +4,7 @@ import factory
 from django.contrib.auth import get_user_model
 
 from accounts.models import GuideProfile, Language
+from bookings.models import Tour, TourPhoto
 
 DEMO_PASSWORD = "correct-horse-battery-staple"
 
@@ -47,3 +48,71 @@ class GuideProfileFactory(factory.django.DjangoModelFactory):
     display_name = factory.Sequence(lambda n: f"Guide {n}")
     city = "Rome"
     bio = "Born and raised between the Tiber and the hills."
+
+
+class TourFactory(factory.django.DjangoModelFactory[Tour]):
+    class Meta:
+        model = Tour
+        skip_postgeneration_save = True
+
+    guide = factory.SubFactory(GuideProfileFactory)
+    title = factory.Sequence(lambda n: f"Tour {n}")
+    summary = "A live walk with a local guide."
+    city = "Rome"
+    category = "walking"
+    duration_minutes = 90
+    price = 0
+    max_group_size = 10
+    status = "published"
+
+    @factory.post_generation
+    def languages(obj, create, extracted, **kwargs):
+        # TourFactory(languages=[...]) sets them; otherwise every tour is given in English.
+        if create:
+            obj.languages.set(extracted if extracted is not None else [LanguageFactory()])
+
+
+class TourPhotoFactory(factory.django.DjangoModelFactory[TourPhoto]):
+    class Meta:
+        model = TourPhoto
+
+    tour = factory.SubFactory(TourFactory)
+    image = factory.django.ImageField(width=64, height=48, color="blue", format="JPEG")
+    caption = factory.Sequence(lambda n: f"Photo {n}")
+    position = factory.Sequence(lambda n: n)
+
+
+def _redeliver_after():
+    from django.utils import timezone
+
+    from notifications.services import REDELIVER_AFTER
+
+    return timezone.now() + REDELIVER_AFTER
+
+
+class OutboundEmailFactory(factory.django.DjangoModelFactory):
+    """A stored e-mail row as the pipeline writes it (queued unless told otherwise)."""
+
+    class Meta:
+        model = "notifications.OutboundEmail"
+
+    to = factory.Sequence(lambda n: [f"guest{n}@example.com"])
+    from_email = "Italy From Couch <tours@italyfromcouch.example>"
+    subject = factory.Sequence(lambda n: f"Message {n}")
+    body_text = "Ciao! See you on the tour."
+    idempotency_key = factory.Sequence(lambda n: f"test:{n}")
+    message_id = factory.Sequence(lambda n: f"<test.{n}@italyfromcouch.example>")
+    redeliver_after = factory.LazyFunction(_redeliver_after)
+
+
+class VerifiedUserFactory(UserFactory):
+    """A user who can log in through allauth's form (mandatory e-mail verification is done)."""
+
+    @factory.post_generation
+    def verified_email(obj, create, extracted, **kwargs):
+        if create:
+            from allauth.account.models import EmailAddress
+
+            EmailAddress.objects.update_or_create(
+                user=obj, email=obj.email, defaults={"primary": True, "verified": True}
+            )

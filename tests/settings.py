@@ -12,3 +12,6 @@ MEDIA_ROOT = _TMP / "media"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not :memory:, so that threads in concurrency tests share one database.
     DATABASES["default"]["TEST"] = {"NAME": str(_TMP / "test.sqlite3")}
+
+# Tests call the periodic tasks themselves (or run a real worker); no background timer.
+EMBEDDED_SCHEDULER = False

@@ -1,0 +1,1 @@
+"""Reusable pytest fixtures (a real SMTP server, Celery eager or on Redis); see smtp.py and celery.py."""
