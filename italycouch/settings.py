@@ -108,6 +108,7 @@ VAR_DIR = Path(env.get_str("ITALYCOUCH_VAR_DIR", str(BASE_DIR / "var")))
 DATABASE_URL = env.get_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     # SQLite: serialise writers instead of failing with "database is locked" under concurrency.
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",

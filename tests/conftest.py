@@ -1,7 +1,14 @@
+import os
 from collections.abc import Iterator
 
 import pytest
 from django.core.cache import cache
+from hypothesis import settings as hypothesis_settings
+
+# CI must be repeatable: the same examples every run (explore freely on a developer machine).
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 pytest_plugins = ["tests.support.smtp", "tests.support.celery", "tests.e2e.fixtures"]
 

@@ -85,7 +85,8 @@ def test_browser_zone_and_language_are_reported_once_then_times_render_in_that_z
     # The home page shows times ([data-local-times]), so after a 204 it reloads once.
     # (Waiting through a locator: wait_for_function would need eval, which the CSP blocks.)
     page.locator("body[data-timezone-known='1']").wait_for(state="attached")
-    expect(page.locator("footer")).to_contain_text("Times shown in Asia/Tokyo")  # the reloaded page
+    # The reloaded page speaks the detected language and names the detected zone.
+    expect(page.locator("footer")).to_contain_text("Orari indicati nel fuso orario Asia/Tokyo")
     assert layout_urls.DETECT_REQUESTS == [{"timezone": "Asia/Tokyo", "language": "it-IT"}]
     page.reload()
     page.wait_for_load_state("networkidle")

@@ -33,6 +33,7 @@ from typing import Any
 import pytest
 import redis
 from celery.contrib.testing.worker import start_worker
+from celery.result import _set_task_join_will_block
 from celery.signals import setup_logging, task_postrun
 from celery.worker import WorkController
 
@@ -140,6 +141,9 @@ def celery_worker_on_redis(settings: Any, transactional_db: None, celery_test_br
             recorder.worker = worker
             yield recorder
     finally:
+        # A worker marks the whole process as "inside a worker", where result.get() is refused;
+        # later tests in this process call eager tasks' .get(), so give the flag back.
+        _set_task_join_will_block(False)
         task_postrun.disconnect(recorder._on_task_postrun)
         setup_logging.disconnect(_leave_logging_alone)
         # The producer pool still points at the prefixed broker; the next user builds a new one.
