@@ -53,3 +53,7 @@ class TourPhotoAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_select_related = ("tour",)
     search_fields = ("caption", "tour__title")
     raw_id_fields = ("tour",)
+
+
+# Registers the scheduling models (rules, blackouts, slots, bookings, reminders) on import.
+import bookings.schedule_admin  # noqa: E402, F401

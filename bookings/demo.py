@@ -1,7 +1,10 @@
-"""Demo data for ``manage.py seed_demo``: guides, tours with generated photos, customers, staff.
+"""Demo data for ``manage.py seed_demo``: guides, tours with generated photos, customers, staff,
+weekly availability with dates two months ahead, a few bookings and one date starting soon.
 
-Everything is keyed by natural keys (e-mail, slug, language code), so running the seed again
-changes nothing. Pictures are drawn here with Pillow (no downloads: the site works offline).
+Everything is keyed by natural keys (e-mail, slug, language code, booking idempotency key), so
+running the seed again changes nothing. Pictures are drawn here with Pillow (no downloads: the site
+works offline). Dates and bookings go through the same services as the site (bookings.scheduling,
+bookings.reservations), so the demo never holds a clash or an oversold date.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 from functools import cache, partial
 
@@ -17,10 +21,12 @@ from django.contrib.auth.hashers import make_password
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models.fields.files import FieldFile
+from django.utils import timezone as django_timezone
 from PIL import Image, ImageDraw, ImageFont
 
 from accounts.models import GuideProfile, Language, User
-from bookings.models import Tour, TourPhoto
+from bookings import reservations, rules, scheduling
+from bookings.models import Booking, Slot, Tour, TourPhoto, TourScheduling
 
 GUIDE_PASSWORD = "guide-demo-2026"  # noqa: S105 - published demo credentials, never used in production
 CUSTOMER_PASSWORD = "customer-demo-2026"  # noqa: S105
@@ -281,10 +287,80 @@ TOURS = (
 )
 
 
+# --- Availability ---------------------------------------------------------------------------------
+
+MO, TU, WE, TH, FR, SA, SU = range(7)
+HORIZON_DAYS = 60  # demo tours open two months ahead (the site's default is 90 days)
+
+
+@dataclass(frozen=True)
+class DemoAvailability:
+    """Weekly start times of a demo tour, in Rome time. One guide's tours never overlap (buffer included)."""
+
+    weekdays: tuple[int, ...]
+    start_times: tuple[str, ...]
+
+
+AVAILABILITY = {
+    # Giulia, Rome: mornings at the Colosseum, lunchtime in Trastevere, afternoons at the Vatican.
+    "colosseum-and-roman-forum-at-dawn": DemoAvailability((MO, WE, FR), ("08:00",)),
+    "trastevere-street-food-walk": DemoAvailability((TU, TH, SA), ("11:00",)),
+    "secrets-of-the-vatican-museums": DemoAvailability((MO, FR), ("15:00",)),
+    # Lorenzo, Florence.
+    "uffizi-masterpieces-in-one-hour": DemoAvailability((TU, TH), ("10:00", "15:30")),
+    "brunelleschis-dome-step-by-step": DemoAvailability((MO, WE, SA), ("09:00",)),
+    "chianti-hills-at-golden-hour": DemoAvailability((FR, SU), ("18:00",)),
+    # Chiara, Venice.
+    "hidden-canals-of-cannaregio": DemoAvailability((MO, TH), ("10:00", "16:00")),
+    "murano-glass-workshop-visit": DemoAvailability((TU, FR), ("14:00",)),
+    "rialto-market-and-cicchetti": DemoAvailability((WE, SA), ("09:00",)),
+    # Marco, Naples.
+    "underground-naples": DemoAvailability((MO, WE, FR), ("11:00",)),
+    "pizza-napoletana-masterclass": DemoAvailability((TU, SA), ("17:00",)),
+    "vesuvius-and-the-bay-at-sunset": DemoAvailability((TH, SU), ("18:30",)),
+}
+
+# One tour per guide can take bookings up to 15 minutes before the start, so the date seeded to
+# start soon (for the live-streaming demo) can be booked; tried in this order.
+LIVE_DEMO_TOURS = (
+    "colosseum-and-roman-forum-at-dawn",
+    "brunelleschis-dome-step-by-step",
+    "hidden-canals-of-cannaregio",
+    "underground-naples",
+)
+LIVE_DEMO_NOTICE_MINUTES = 15
+# The soon date starts 30 minutes to 3 hours from now, on a quarter hour, where the guide is free.
+LIVE_DEMO_EARLIEST = timedelta(minutes=30)
+LIVE_DEMO_LATEST = timedelta(hours=3)
+LIVE_DEMO_CUSTOMERS = ("anna.schmidt@example.com", "ben.carter@example.com")
+
+
+@dataclass(frozen=True)
+class DemoBooking:
+    customer_email: str
+    tour_slug: str
+    nth_date: int  # 0 = the first date at least two days ahead
+    seats: int
+
+
+BOOKINGS = (
+    DemoBooking("anna.schmidt@example.com", "colosseum-and-roman-forum-at-dawn", 2, 2),
+    DemoBooking("anna.schmidt@example.com", "murano-glass-workshop-visit", 1, 1),
+    DemoBooking("ben.carter@example.com", "uffizi-masterpieces-in-one-hour", 1, 1),
+    DemoBooking("ben.carter@example.com", "colosseum-and-roman-forum-at-dawn", 2, 3),
+    DemoBooking("mei.tanaka@example.com", "pizza-napoletana-masterclass", 0, 2),
+    DemoBooking("mei.tanaka@example.com", "hidden-canals-of-cannaregio", 3, 1),
+)
+
+
 @dataclass
 class SeedResult:
     created_accounts: list[tuple[str, str, str]] = field(default_factory=list)  # (role, e-mail, password)
     created_tours: int = 0
+    created_rules: int = 0
+    created_slots: int = 0
+    created_bookings: int = 0
+    live_slot: Slot | None = None  # set only when this run created the date starting soon
 
 
 @transaction.atomic
@@ -318,8 +394,20 @@ def seed() -> SeedResult:
     )
 
     profiles = {guide.email: _ensure_guide(result, guide, languages) for guide in GUIDES}
-    for demo_tour in TOURS:
-        _ensure_tour(result, demo_tour, profiles[demo_tour.guide_email], languages)
+    tours = {
+        demo_tour.slug: _ensure_tour(result, demo_tour, profiles[demo_tour.guide_email], languages)
+        for demo_tour in TOURS
+    }
+
+    now = django_timezone.now()
+    for slug, availability in AVAILABILITY.items():
+        _ensure_availability(result, tours[slug], availability, now=now)
+    # New days enter the two-month window every day; the periodic task does the same hourly.
+    result.created_slots += scheduling.materialize_all_tours(now=now)
+    customers = {user.email: user for user in User.objects.filter(email__in=[c.email for c in CUSTOMERS])}
+    for demo_booking in BOOKINGS:
+        _ensure_booking(result, demo_booking, tours[demo_booking.tour_slug], customers, now=now)
+    _ensure_live_slot(result, tours, customers, now=now)
     return result
 
 
@@ -418,6 +506,106 @@ def _ensure_tour(result: SeedResult, demo: DemoTour, guide: GuideProfile, langua
             partial(draw_scene, city=tour.city, title=photo.caption, variant=photo.position, size=(1200, 800)),
         )
     return tour
+
+
+def _ensure_availability(result: SeedResult, tour: Tour, availability: DemoAvailability, *, now: datetime) -> None:
+    """Weekly rules from today, created once: a tour that has any rule (even stopped) is left alone."""
+    TourScheduling.objects.get_or_create(
+        tour=tour,
+        defaults={
+            "horizon_days": HORIZON_DAYS,
+            "min_notice_minutes": LIVE_DEMO_NOTICE_MINUTES if tour.slug in LIVE_DEMO_TOURS else 120,
+        },
+    )
+    if tour.availability_rules.exists():
+        return
+    start_times = [time.fromisoformat(text) for text in availability.start_times]
+    today = now.astimezone(rules.get_zone(tour.timezone)).date()
+    for rrule in rules.weekly_rrules(weekdays=availability.weekdays, start_times=start_times):
+        outcome = scheduling.create_rule(user=tour.guide.user, tour=tour, rrule=rrule, valid_from=today, now=now)
+        result.created_rules += 1
+        result.created_slots += outcome.slots_created
+
+
+def _ensure_booking(
+    result: SeedResult, demo: DemoBooking, tour: Tour, customers: dict[str, User], *, now: datetime
+) -> None:
+    customer = customers[demo.customer_email]
+    key = f"demo:{tour.slug}:{demo.nth_date}"
+    if Booking.objects.filter(user=customer, idempotency_key=key).exists():
+        return  # kept as it is, even if the customer cancelled or moved it since
+    # Two days ahead: well past every demo tour's minimum notice, so the booking always succeeds.
+    slot = (
+        Slot.objects.filter(tour=tour, status=Slot.Status.SCHEDULED, start__gte=now + timedelta(days=2))
+        .order_by("start")[demo.nth_date : demo.nth_date + 1]
+        .first()
+    )
+    if slot is None:
+        return
+    try:
+        outcome = reservations.book_seat(user=customer, slot_id=slot.pk, seats=demo.seats, idempotency_key=key, now=now)
+    except reservations.BookingError:
+        return  # e.g. the date filled up with real bookings: the demo does without this one
+    result.created_bookings += int(outcome.created)
+
+
+def _live_candidates(tour: Tour, *, now: datetime) -> list[datetime]:
+    """Wall times in the tour's zone, on the quarter hour, from 30 minutes to 3 hours ahead."""
+    zone = rules.get_zone(tour.timezone)
+    first = now + LIVE_DEMO_EARLIEST
+    first += timedelta(minutes=-first.minute % 15, seconds=-first.second, microseconds=-first.microsecond)
+    starts = []
+    start = first
+    while start <= now + LIVE_DEMO_LATEST:
+        starts.append(start.astimezone(zone).replace(tzinfo=None))
+        start += timedelta(minutes=15)
+    return starts
+
+
+def _ensure_live_slot(result: SeedResult, tours: dict[str, Tour], customers: dict[str, User], *, now: datetime) -> None:
+    """A single date starting soon, for the live-streaming demo, with two demo customers booked.
+
+    A one-off date of a live demo tour that has not ended and starts within the window is reused, so
+    re-running the seed while it is upcoming or live changes nothing; once it is over, a new one is made.
+    """
+    slot = (
+        Slot.objects.filter(
+            tour__slug__in=LIVE_DEMO_TOURS,
+            rule__isnull=True,
+            status=Slot.Status.SCHEDULED,
+            end__gt=now,
+            start__lte=now + LIVE_DEMO_LATEST,
+        )
+        .order_by("start")
+        .first()
+    )
+    if slot is None:
+        slot = _create_live_slot(tours, now=now)
+        if slot is None:
+            return
+        result.live_slot = slot
+    for email in LIVE_DEMO_CUSTOMERS:
+        customer = customers[email]
+        if Booking.objects.filter(user=customer, slot=slot).exists():
+            continue
+        try:
+            outcome = reservations.book_seat(
+                user=customer, slot_id=slot.pk, seats=1, idempotency_key=f"demo:live:{slot.pk}", now=now
+            )
+        except reservations.BookingError:
+            continue  # starting within the minimum notice by now: the guide can still stream it
+        result.created_bookings += int(outcome.created)
+
+
+def _create_live_slot(tours: dict[str, Tour], *, now: datetime) -> Slot | None:
+    for slug in LIVE_DEMO_TOURS:
+        tour = tours[slug]
+        for local_start in _live_candidates(tour, now=now):
+            try:
+                return scheduling.add_one_off_slot(user=tour.guide.user, tour=tour, local_start=local_start)
+            except scheduling.SchedulingError:
+                continue  # the guide has another date then (buffer included): try a quarter hour later
+    return None
 
 
 def _ensure_picture(field_file: FieldFile, name: str, render: Callable[[], bytes]) -> None:

@@ -1,28 +1,34 @@
 """What bookings tell people: confirmation, change, cancellation and reminder messages.
 
-Each message is queued after the transaction commits (never for a rolled-back booking), rendered in
-the recipient's language and time zone, and carries an idempotency key so a retry never sends it
-twice. E-mails about a booking carry an ICS invitation whose UID never changes and whose SEQUENCE
-rises with each change, so calendar apps update the one entry.
+Each message is written as rows (e-mail, in-app notice) inside the booking's own transaction, so a
+committed booking always has its messages and a rolled-back one has none; delivery starts only after
+commit (notifications.services.queue_email). Each is rendered in the recipient's language and time
+zone and carries an idempotency key, so a retry never sends it twice. E-mails about a booking carry
+an ICS invitation whose UID never changes and whose SEQUENCE rises with each change, so calendar
+apps update the one entry.
 """
 
 from __future__ import annotations
 
+import logging
 import zoneinfo
 from datetime import datetime
 
 from django.conf import settings
-from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from bookings import ics
+from accounts.models import User
+from bookings import ics, rules
 from bookings.models import Booking, Reminder
 from notifications import services as notifications
 
+logger = logging.getLogger(__name__)
 
-def _ics_for(booking: Booking, *, method: str) -> bytes:
+
+def invitation_ics(booking: Booking, *, method: str) -> bytes:
+    """The booking's calendar invitation: the e-mails and the .ics download share UID and SEQUENCE."""
     slot = booking.slot
     tour = slot.tour
     location = f"{settings.SITE_URL}{booking.get_absolute_url()}"
@@ -44,9 +50,19 @@ def _ics_for(booking: Booking, *, method: str) -> bytes:
     )
 
 
+def _zone_of(user: User) -> zoneinfo.ZoneInfo:
+    try:
+        return rules.get_zone(user.timezone or "UTC")
+    except rules.InvalidTimeZone:
+        # Only forms validate the field; a zone written by other means (or dropped from tzdata)
+        # must not stop every message to this person, nor turn a committed booking into a 500.
+        logger.warning("user %s has an unknown time zone %r; writing times in UTC", user.pk, user.timezone)
+        return zoneinfo.ZoneInfo("UTC")
+
+
 def _send(booking: Booking, *, kind: str, key: str, method: str | None, extra: dict[str, object]) -> None:
     user = booking.user
-    zone = zoneinfo.ZoneInfo(user.timezone or "UTC")
+    zone = _zone_of(user)
     with translation.override(user.language or settings.LANGUAGE_CODE), timezone.override(zone):
         context = {
             "booking": booking,
@@ -57,13 +73,16 @@ def _send(booking: Booking, *, kind: str, key: str, method: str | None, extra: d
             "tour_timezone": booking.slot.tour.timezone,
             "booking_url": f"{settings.SITE_URL}{booking.get_absolute_url()}",
             "my_bookings_url": f"{settings.SITE_URL}{reverse('bookings:my_bookings')}",
+            "tour_url": f"{settings.SITE_URL}{booking.slot.tour.get_absolute_url()}",
             **extra,
         }
         subject = render_to_string(f"bookings/email/{kind}_subject.txt", context).strip()
         body = render_to_string(f"bookings/email/{kind}.txt", context)
         attachments = []
         if method is not None:
-            attachments.append(("invite.ics", _ics_for(booking, method=method), f"text/calendar; method={method}"))
+            attachments.append(
+                ("invite.ics", invitation_ics(booking, method=method), f"text/calendar; method={method}")
+            )
         notifications.queue_email(
             to=[user.email],
             subject=subject,
@@ -82,27 +101,24 @@ def _send(booking: Booking, *, kind: str, key: str, method: str | None, extra: d
         )
 
 
-def on_commit_booking_confirmed(booking: Booking) -> None:
-    transaction.on_commit(
-        lambda: _send(
-            booking, kind="booking_confirmed", key=f"booking:{booking.pk}:confirmed", method="REQUEST", extra={}
-        )
-    )
+def queue_booking_confirmed(booking: Booking) -> None:
+    _send(booking, kind="booking_confirmed", key=f"booking:{booking.pk}:confirmed", method="REQUEST", extra={})
 
 
-def on_commit_booking_rescheduled(booking: Booking, *, previous_start: datetime) -> None:
+def queue_booking_rescheduled(booking: Booking, *, previous_start: datetime) -> None:
     key = f"booking:{booking.pk}:rescheduled:{booking.ics_sequence}"
-    transaction.on_commit(
-        lambda: _send(
-            booking, kind="booking_rescheduled", key=key, method="REQUEST", extra={"previous_start": previous_start}
-        )
-    )
+    _send(booking, kind="booking_rescheduled", key=key, method="REQUEST", extra={"previous_start": previous_start})
 
 
-def on_commit_booking_cancelled(booking: Booking, *, by_guide: bool, refund_minor: int) -> None:
+def queue_booking_cancelled(booking: Booking, *, by_guide: bool, refund_minor: int) -> None:
     key = f"booking:{booking.pk}:cancelled"
-    extra = {"by_guide": by_guide, "refund": refund_minor / 100, "currency": booking.currency}
-    transaction.on_commit(lambda: _send(booking, kind="booking_cancelled", key=key, method="CANCEL", extra=extra))
+    extra = {
+        "by_guide": by_guide,
+        "refund": refund_minor / 100,
+        "currency": booking.currency,
+        "reason": booking.cancel_reason if by_guide else "",
+    }
+    _send(booking, kind="booking_cancelled", key=key, method="CANCEL", extra=extra)
 
 
 def send_reminder(reminder: Reminder) -> None:

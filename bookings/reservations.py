@@ -61,13 +61,17 @@ def minor_units(amount: Decimal) -> int:
 
 
 def scheduling_for(tour: Tour) -> TourScheduling:
-    scheduling, _created = TourScheduling.objects.get_or_create(tour=tour)
-    return scheduling
+    """The tour's booking settings; the defaults (unsaved) when the guide never changed them.
+
+    A read: pages that only show a policy must not write rows.
+    """
+    return TourScheduling.objects.filter(tour=tour).first() or TourScheduling(tour=tour)
 
 
 def refund_policy_for(tour: Tour) -> rules.RefundPolicy:
-    tiers = scheduling_for(tour).refund_policy or default_refund_policy()
-    return rules.RefundPolicy.from_pairs(tiers)
+    tiers = scheduling_for(tour).refund_policy
+    # An empty list is a real policy ("no refunds"); only a missing one means the default.
+    return rules.RefundPolicy.from_pairs(default_refund_policy() if tiers is None else tiers)
 
 
 def _lock_slot(slot_id: int) -> Slot:
@@ -77,7 +81,8 @@ def _lock_slot(slot_id: int) -> Slot:
         raise SlotUnavailableError("slot_not_found", "This date does not exist.") from None
 
 
-def _check_slot_open(slot: Slot, *, now: datetime) -> None:
+def check_slot_open(slot: Slot, *, now: datetime) -> None:
+    """Raise SlotUnavailableError when the slot cannot be booked at ``now`` (seats aside)."""
     if slot.tour.status != Tour.Status.PUBLISHED:
         raise SlotUnavailableError("tour_unavailable", "This tour is not open for booking.")
     if slot.status != Slot.Status.SCHEDULED:
@@ -97,7 +102,13 @@ def _check_slot_open(slot: Slot, *, now: datetime) -> None:
 def _plan_reminders(booking: Booking, *, now: datetime) -> None:
     Reminder.objects.filter(booking=booking, status=Reminder.Status.PENDING).update(status=Reminder.Status.CANCELLED)
     for kind, due_at in rules.reminder_times(booking.slot.start, now=now):
-        Reminder.objects.get_or_create(booking=booking, kind=kind, due_at=due_at)
+        reminder, created = Reminder.objects.get_or_create(booking=booking, kind=kind, due_at=due_at)
+        # Moved away and back again: the row of the first plan was cancelled above (or by the
+        # earlier move) and must be pending again, or that date would get no reminder at all.
+        # A cancelled row was never sent, so its idempotency key has never been used.
+        if not created and reminder.status == Reminder.Status.CANCELLED:
+            reminder.status = Reminder.Status.PENDING
+            reminder.save(update_fields=["status"])
 
 
 def book_seat(
@@ -110,6 +121,9 @@ def book_seat(
     idempotency_key = (idempotency_key or uuid.uuid4().hex)[:64]
     previous = Booking.objects.filter(user=user, idempotency_key=idempotency_key).first()
     if previous is not None:
+        if previous.slot_id != slot_id:
+            # A key names one booking attempt; reused for another date it is a tampered form.
+            raise BookingError("key_reused", "This booking form was already used for another date; reload the page.")
         return BookingOutcome(previous, created=False)
     try:
         with transaction.atomic():
@@ -122,7 +136,7 @@ def book_seat(
             )
             if duplicate is not None:
                 return BookingOutcome(duplicate, created=False)
-            _check_slot_open(slot, now=now)
+            check_slot_open(slot, now=now)
             if slot.seats_left == 0:
                 raise SoldOutError("sold_out", "Sold out: every seat on this date is taken.")
             if seats > slot.seats_left:
@@ -153,7 +167,7 @@ def book_seat(
                 except payments.PaymentFailedError as error:
                     raise BookingError("payment_failed", error.message) from None
             _plan_reminders(booking, now=now)
-            messaging.on_commit_booking_confirmed(booking)
+            messaging.queue_booking_confirmed(booking)
     except IntegrityError:
         # The partial unique index caught a concurrent duplicate that slipped past the check.
         existing = Booking.objects.filter(user=user, slot_id=slot_id, status__in=Booking.ACTIVE_STATUSES).first()
@@ -233,7 +247,7 @@ def cancel_booking(
             refund_percent=quote.percent,
             now=now,
         )
-        messaging.on_commit_booking_cancelled(outcome.booking, by_guide=False, refund_minor=outcome.refund_minor)
+        messaging.queue_booking_cancelled(outcome.booking, by_guide=False, refund_minor=outcome.refund_minor)
     return outcome
 
 
@@ -254,7 +268,7 @@ def reschedule_booking(*, user: User, booking_id: int, new_slot_id: int, now: da
             raise BookingError("other_tour", "A booking can only move to another date of the same tour.")
         if old_slot.start <= now:
             raise BookingError("already_started", "This tour has already started and can no longer be moved.")
-        _check_slot_open(new_slot, now=now)
+        check_slot_open(new_slot, now=now)
         if booking.seats > new_slot.seats_left:
             raise SoldOutError(
                 "not_enough_seats",
@@ -269,7 +283,7 @@ def reschedule_booking(*, user: User, booking_id: int, new_slot_id: int, now: da
         booking.ics_sequence += 1
         booking.save(update_fields=["slot", "ics_sequence", "updated_at"])
         _plan_reminders(booking, now=now)
-        messaging.on_commit_booking_rescheduled(booking, previous_start=previous_start)
+        messaging.queue_booking_rescheduled(booking, previous_start=previous_start)
     return booking
 
 
@@ -300,6 +314,6 @@ def cancel_slot(*, user: User, slot_id: int, reason: str, now: datetime | None =
                 refund_percent=100,
                 now=now,
             )
-            messaging.on_commit_booking_cancelled(outcome.booking, by_guide=True, refund_minor=outcome.refund_minor)
+            messaging.queue_booking_cancelled(outcome.booking, by_guide=True, refund_minor=outcome.refund_minor)
             outcomes.append(outcome)
     return outcomes

@@ -15,11 +15,12 @@ from datetime import date, datetime, timedelta
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from accounts.models import GuideProfile, User
 from bookings import rules
-from bookings.models import AvailabilityRule, Blackout, Slot, Tour, TourScheduling
+from bookings.models import AvailabilityRule, Blackout, Booking, Slot, Tour, TourScheduling
 
 logger = logging.getLogger(__name__)
 
@@ -41,9 +42,13 @@ def _check_guide_owns(user: User, tour: Tour) -> None:
         raise PermissionDenied("Only the tour's guide can change its dates.")
 
 
+def _check_capacity(tour: Tour, capacity: int | None) -> None:
+    if capacity is not None and not 1 <= capacity <= tour.max_group_size:
+        raise SchedulingError(f"Seats per slot must be between 1 and the tour's maximum of {tour.max_group_size}.")
+
+
 def _scheduling(tour: Tour) -> TourScheduling:
-    scheduling, _created = TourScheduling.objects.get_or_create(tour=tour)
-    return scheduling
+    return TourScheduling.objects.filter(tour=tour).first() or TourScheduling(tour=tour)
 
 
 def _busy_interval(slot: Slot, buffer_minutes: int) -> rules.Interval:
@@ -141,8 +146,7 @@ def create_rule(
     """Add a recurring rule and its slots up to the horizon; refused whole if any slot would clash."""
     _check_guide_owns(user, tour)
     now = now or timezone.now()
-    if capacity is not None and not 1 <= capacity <= tour.max_group_size:
-        raise SchedulingError(f"Seats per slot must be between 1 and the tour's maximum of {tour.max_group_size}.")
+    _check_capacity(tour, capacity)
     with transaction.atomic():
         _lock_guide(tour)
         rule = AvailabilityRule(
@@ -166,6 +170,9 @@ def create_rule(
 def add_one_off_slot(*, user: User, tour: Tour, local_start: datetime, capacity: int | None = None) -> Slot:
     """A single extra date, written as wall time in the tour's zone."""
     _check_guide_owns(user, tour)
+    # Checked as for a rule: 0 would silently mean "the maximum", a negative number would reach
+    # the database's CHECK constraint as an IntegrityError (a 500) instead of a form error.
+    _check_capacity(tour, capacity)
     if local_start.tzinfo is not None:
         raise SchedulingError("Give the start as a wall-clock time in the tour's zone.")
     start = rules.localize(local_start, tour.timezone)
@@ -179,11 +186,27 @@ def add_one_off_slot(*, user: User, tour: Tour, local_start: datetime, capacity:
     )
     with transaction.atomic():
         _lock_guide(tour)
-        if Slot.objects.filter(tour=tour, start=start).exists():
+        existing = Slot.objects.filter(tour=tour, start=start).first()
+        if existing is not None and existing.status == Slot.Status.SCHEDULED:
             raise SchedulingError(f"{_describe(tour, start)} already exists.")
         busy = _guide_busy_intervals(
             tour.guide, start=start - timedelta(days=1), end=occurrence.end_utc + timedelta(days=1)
         )
+        if existing is not None:
+            # A cancelled date comes back (its row carries the old bookings' history): same checks.
+            candidate = rules.Interval(
+                start, occurrence.end_utc + timedelta(minutes=_scheduling(tour).buffer_minutes), _describe(tour, start)
+            )
+            clash = rules.find_clash(candidate, busy, buffer=timedelta(0))
+            if clash is not None:
+                raise SchedulingError(
+                    f"{candidate.label} would overlap {clash.label} (including the buffer between tours)."
+                )
+            existing.status = Slot.Status.SCHEDULED
+            existing.capacity = capacity or tour.max_group_size
+            existing.cancelled_reason = ""
+            existing.save(update_fields=["status", "capacity", "cancelled_reason"])
+            return existing
         _create_slots(
             tour,
             [occurrence],
@@ -195,6 +218,18 @@ def add_one_off_slot(*, user: User, tour: Tour, local_start: datetime, capacity:
     return Slot.objects.get(tour=tour, start=start)
 
 
+def _remove_unbooked(slots: QuerySet[Slot]) -> int:
+    """Take slots with no active booking off the calendar.
+
+    Slots nobody ever booked are deleted; one whose bookings were all cancelled keeps its row (the
+    bookings' history points at it) and is marked cancelled instead.
+    """
+    ever_booked = Exists(Booking.objects.filter(slot=OuterRef("pk")))
+    deleted, _detail = slots.filter(~ever_booked).delete()
+    cancelled = slots.filter(ever_booked).update(status=Slot.Status.CANCELLED)
+    return deleted + cancelled
+
+
 def add_blackout(*, user: User, tour: Tour, day: date, reason: str = "") -> tuple[Blackout, int]:
     """Close a day: its unbooked slots go away; booked ones stay until the guide cancels them."""
     _check_guide_owns(user, tour)
@@ -204,9 +239,10 @@ def add_blackout(*, user: User, tour: Tour, day: date, reason: str = "") -> tupl
         blackout, _created = Blackout.objects.get_or_create(tour=tour, date=day, defaults={"reason": reason[:200]})
         day_start = rules.localize(datetime.combine(day, datetime.min.time()), tour.timezone)
         day_end = rules.localize(datetime.combine(day + timedelta(days=1), datetime.min.time()), tour.timezone)
-        removed, _detail = Slot.objects.filter(
+        unbooked = Slot.objects.filter(
             tour=tour, start__gte=day_start, start__lt=day_end, booked_seats=0, status=Slot.Status.SCHEDULED
-        ).delete()
+        )
+        removed = _remove_unbooked(unbooked)
     logger.info("blackout %s for %s (%s) removed %s unbooked slots", day, tour, zone.key, removed)
     return blackout, removed
 
@@ -218,9 +254,10 @@ def deactivate_rule(*, user: User, rule: AvailabilityRule) -> int:
         _lock_guide(rule.tour)
         rule.is_active = False
         rule.save(update_fields=["is_active"])
-        removed, _detail = Slot.objects.filter(
+        unbooked = Slot.objects.filter(
             rule=rule, start__gt=timezone.now(), booked_seats=0, status=Slot.Status.SCHEDULED
-        ).delete()
+        )
+        removed = _remove_unbooked(unbooked)
     return removed
 
 

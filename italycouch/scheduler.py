@@ -12,7 +12,7 @@ import threading
 import time
 from datetime import timedelta
 
-from celery import current_app
+from celery import Task, current_app
 from django.conf import settings
 from django.db import close_old_connections
 
@@ -28,16 +28,29 @@ def _interval_seconds(schedule: object) -> float:
     raise ValueError(f"the embedded scheduler only runs fixed intervals, not {schedule!r}")
 
 
+def _registered_task(name: str) -> Task:  # type: ignore[type-arg]
+    if name not in current_app.tasks:
+        # autodiscover_tasks() is lazy: only a worker (or beat) imports the apps' tasks modules.
+        # Nothing in the web process imports bookings.tasks, so without this the beat entries are
+        # not registered here and no reminder would ever be sent in the embedded default.
+        # (force=True imports them now; import_default_modules() would also re-run django.setup().)
+        current_app.autodiscover_tasks(force=True)
+    return current_app.tasks[name]
+
+
 def run_due(last_run: dict[str, float], now: float) -> list[str]:
-    """Run each beat entry whose interval has passed; returns the names that ran."""
+    """Run each beat entry whose interval has passed (every entry on the first call); returns the names that ran."""
     ran = []
     for name, entry in settings.CELERY_BEAT_SCHEDULE.items():
         interval = _interval_seconds(entry["schedule"])
-        if now - last_run.get(name, 0.0) < interval:
+        # An entry that never ran is due now. (Counting from 0.0 would hold the hourly entries back
+        # for an hour after the machine booted: ``now`` is time.monotonic(), seconds since boot.)
+        if name in last_run and now - last_run[name] < interval:
             continue
         last_run[name] = now
-        task = current_app.tasks[str(entry["task"])]
         try:
+            # Looked up inside the try: a misspelt task name must not end the timer thread.
+            task = _registered_task(str(entry["task"]))
             task.apply(args=tuple(entry.get("args", ()))).get(propagate=True)  # type: ignore[arg-type]
             ran.append(name)
         except Exception:
@@ -50,13 +63,21 @@ def run_due(last_run: dict[str, float], now: float) -> list[str]:
 def _loop() -> None:
     last_run: dict[str, float] = {}
     while True:
-        run_due(last_run, time.monotonic())
+        try:
+            run_due(last_run, time.monotonic())
+        except Exception:
+            # This thread is the only thing sending reminders in the embedded default: it logs and
+            # goes on rather than dying silently.
+            logger.exception("embedded scheduler: a run failed; trying again in a second")
         time.sleep(1.0)
 
 
 def start_embedded_scheduler() -> bool:
     if not settings.EMBEDDED_SCHEDULER or _started.is_set():
         return False
+    # Fail fast, at start-up, on an entry this timer cannot run (e.g. a crontab schedule).
+    for entry in settings.CELERY_BEAT_SCHEDULE.values():
+        _interval_seconds(entry["schedule"])
     _started.set()
     threading.Thread(target=_loop, name="embedded-scheduler", daemon=True).start()
     logger.info("embedded scheduler started: %s", ", ".join(settings.CELERY_BEAT_SCHEDULE))

@@ -116,3 +116,30 @@ class VerifiedUserFactory(UserFactory):
             EmailAddress.objects.update_or_create(
                 user=obj, email=obj.email, defaults={"primary": True, "verified": True}
             )
+
+
+def _slot_start():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    return (timezone.now() + timedelta(days=3)).replace(minute=0, second=0, microsecond=0)
+
+
+def _slot_end(start, duration_minutes):
+    from datetime import timedelta
+
+    return start + timedelta(minutes=duration_minutes)
+
+
+class SlotFactory(factory.django.DjangoModelFactory):
+    """A scheduled date of a tour, 3 days ahead by default (inside the default booking window)."""
+
+    class Meta:
+        model = "bookings.Slot"
+
+    tour = factory.SubFactory(TourFactory)
+    guide = factory.LazyAttribute(lambda slot: slot.tour.guide)
+    start = factory.LazyFunction(_slot_start)
+    end = factory.LazyAttribute(lambda slot: _slot_end(slot.start, slot.tour.duration_minutes))
+    capacity = factory.LazyAttribute(lambda slot: slot.tour.max_group_size)

@@ -1,15 +1,18 @@
 import io
+from datetime import timedelta
+from itertools import combinations
 
 import pytest
 from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
 from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 from PIL import Image
 
 from accounts.models import GuideProfile, Language
 from bookings import demo
-from bookings.models import Tour, TourPhoto
+from bookings.models import AvailabilityRule, Booking, Slot, Tour, TourPhoto, TourScheduling
 
 pytestmark = pytest.mark.django_db
 
@@ -30,6 +33,9 @@ def row_counts() -> dict[str, int]:
         "guides": GuideProfile.objects.count(),
         "tours": Tour.objects.count(),
         "photos": TourPhoto.objects.count(),
+        "rules": AvailabilityRule.objects.count(),
+        "slots": Slot.objects.count(),
+        "bookings": Booking.objects.count(),
     }
 
 
@@ -40,6 +46,13 @@ def quick_pictures(monkeypatch):
     Image.new("RGB", (8, 8), "orange").save(tiny, "JPEG")
     monkeypatch.setattr(demo, "draw_scene", lambda **kwargs: tiny.getvalue())
     monkeypatch.setattr(demo, "draw_portrait", lambda **kwargs: tiny.getvalue())
+
+
+@pytest.fixture
+def no_schedule(monkeypatch):
+    """For tests about accounts: skip the two months of dates (a few hundred rows per seed)."""
+    monkeypatch.setattr(demo, "AVAILABILITY", {})
+    monkeypatch.setattr(demo, "BOOKINGS", ())
 
 
 def test_running_twice_creates_the_same_rows_and_prints_passwords_only_the_first_time():
@@ -58,6 +71,11 @@ def test_running_twice_creates_the_same_rows_and_prints_passwords_only_the_first
     assert demo.STAFF_PASSWORD in first_output
     assert demo.CUSTOMER_PASSWORD not in second_output
     assert demo.GUIDE_PASSWORD not in second_output
+    assert "Availability:" in first_output
+    assert "Live demo date:" in first_output
+    assert "Availability:" not in second_output
+    assert "Live demo date:" not in second_output
+    assert after_first["slots"] > 100
 
 
 def test_demo_catalogue_is_varied_and_every_tour_has_real_photos():
@@ -81,7 +99,7 @@ def test_demo_catalogue_is_varied_and_every_tour_has_real_photos():
     assert set(Language.objects.values_list("code", flat=True)) >= {"en", "it", "es", "fr", "de"}
 
 
-def test_demo_guides_have_profiles_with_bio_languages_and_portrait(quick_pictures):
+def test_demo_guides_have_profiles_with_bio_languages_and_portrait(quick_pictures, no_schedule):
     run_seed()
 
     guides = list(GuideProfile.objects.select_related("user").prefetch_related("languages"))
@@ -93,7 +111,7 @@ def test_demo_guides_have_profiles_with_bio_languages_and_portrait(quick_picture
         assert default_storage.exists(str(guide.photo.name))
 
 
-def test_every_demo_user_has_a_verified_primary_address_and_staff_is_a_superuser(quick_pictures):
+def test_every_demo_user_has_a_verified_primary_address_and_staff_is_a_superuser(quick_pictures, no_schedule):
     run_seed()
 
     for user in User.objects.all():
@@ -111,7 +129,7 @@ def test_every_demo_user_has_a_verified_primary_address_and_staff_is_a_superuser
         (demo.STAFF_EMAIL, demo.STAFF_PASSWORD),
     ],
 )
-def test_demo_users_can_log_in_through_the_login_form(client, quick_pictures, email, password):
+def test_demo_users_can_log_in_through_the_login_form(client, quick_pictures, no_schedule, email, password):
     run_seed()
 
     response = client.post("/accounts/login/", {"login": email, "password": password})
@@ -120,7 +138,7 @@ def test_demo_users_can_log_in_through_the_login_form(client, quick_pictures, em
     assert int(client.session["_auth_user_id"]) == User.objects.get(email=email).pk
 
 
-def test_a_rerun_keeps_a_password_the_user_changed(quick_pictures):
+def test_a_rerun_keeps_a_password_the_user_changed(quick_pictures, no_schedule):
     run_seed()
     customer = User.objects.get(email=demo.CUSTOMERS[0].email)
     customer.set_password("my-own-secret-2026")
@@ -132,7 +150,7 @@ def test_a_rerun_keeps_a_password_the_user_changed(quick_pictures):
     assert customer.check_password("my-own-secret-2026")
 
 
-def test_missing_picture_files_are_drawn_again(quick_pictures):
+def test_missing_picture_files_are_drawn_again(quick_pictures, no_schedule):
     run_seed()
     tour = Tour.objects.get(slug=demo.TOURS[0].slug)
     default_storage.delete(str(tour.cover_photo.name))
@@ -149,3 +167,72 @@ def test_refuses_to_run_in_production(settings):
     with pytest.raises(CommandError):
         run_seed()
     assert not User.objects.exists()
+
+
+def test_every_demo_tour_has_weekly_times_and_dates_for_the_next_60_days(quick_pictures):
+    run_seed()
+    now = timezone.now()
+
+    for tour in Tour.objects.all():
+        assert AvailabilityRule.objects.filter(tour=tour, is_active=True).exists(), tour.slug
+        weekly = Slot.objects.filter(tour=tour, rule__isnull=False, status=Slot.Status.SCHEDULED)
+        assert weekly.filter(start__lt=now + timedelta(days=14)).count() >= 2, tour.slug
+        assert weekly.filter(start__gte=now + timedelta(days=53)).exists(), tour.slug
+        assert not weekly.filter(start__gt=now + timedelta(days=demo.HORIZON_DAYS)).exists(), tour.slug
+        assert TourScheduling.objects.get(tour=tour).horizon_days == demo.HORIZON_DAYS
+    assert len({rule.rrule for rule in AvailabilityRule.objects.all()}) >= 8  # varied across tours
+
+
+def test_no_demo_guide_has_two_dates_that_overlap_with_the_buffer(quick_pictures):
+    run_seed()
+
+    for guide in GuideProfile.objects.all():
+        slots = list(Slot.objects.filter(guide=guide, status=Slot.Status.SCHEDULED).select_related("tour__scheduling"))
+        busy = [(slot.start, slot.end + timedelta(minutes=slot.tour.scheduling.buffer_minutes)) for slot in slots]
+        for (start, end), (other_start, other_end) in combinations(busy, 2):
+            assert end <= other_start or other_end <= start, guide.display_name
+
+
+def test_demo_customers_have_bookings_and_guides_see_their_names(client, quick_pictures):
+    run_seed()
+
+    customers = {customer.email for customer in demo.CUSTOMERS}
+    booked = set(Booking.objects.filter(status=Booking.Status.CONFIRMED).values_list("user__email", flat=True))
+    assert booked == customers
+    for slot in Slot.objects.filter(bookings__isnull=False).distinct():
+        assert slot.booked_seats == sum(booking.seats for booking in slot.bookings.filter(status="confirmed"))
+    guide = User.objects.get(email=demo.GUIDES[0].email)
+    client.force_login(guide)
+    schedule = client.get("/dashboard/schedule/").content.decode()
+    assert "Anna Schmidt" in schedule
+
+
+def test_one_demo_date_starts_soon_with_demo_customers_booked_and_a_rerun_keeps_it(quick_pictures):
+    run_seed()
+    now = timezone.now()
+
+    soon = Slot.objects.filter(
+        rule__isnull=True, status=Slot.Status.SCHEDULED, start__gt=now, start__lte=now + demo.LIVE_DEMO_LATEST
+    )
+    assert soon.count() == 1
+    live = soon.get()
+    assert live.tour.slug in demo.LIVE_DEMO_TOURS
+    assert set(live.bookings.values_list("user__email", flat=True)) == set(demo.LIVE_DEMO_CUSTOMERS)
+
+    output = run_seed()
+
+    assert list(Slot.objects.filter(rule__isnull=True)) == [live]
+    assert "Live demo date:" not in output
+
+
+def test_a_rerun_after_the_soon_date_is_over_makes_a_new_one(quick_pictures, time_machine):
+    run_seed()
+    first = Slot.objects.get(rule__isnull=True)
+    time_machine.move_to(first.end + timedelta(minutes=5), tick=False)
+
+    output = run_seed()
+
+    assert "Live demo date:" in output
+    second = Slot.objects.filter(rule__isnull=True).exclude(pk=first.pk).get()
+    assert second.start > first.end
+    assert second.bookings.count() == len(demo.LIVE_DEMO_CUSTOMERS)

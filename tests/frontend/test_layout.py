@@ -66,10 +66,11 @@ def test_anonymous_visitor_sees_tours_log_in_and_sign_up(page, settings):
 
     document = page("/")
 
-    assert nav_labels(document) == ["Tours", "Log in", "Sign up"]
+    assert nav_labels(document) == ["Tours", "Calendar", "Log in", "Sign up"]
     nav = document.find("nav", aria_label="Main")
     assert [node.attrs["href"] for node in nav.find_all("a")] == [
         reverse("bookings:tour_list"),
+        reverse("bookings:calendar"),
         reverse("account_login"),
         reverse("account_signup"),
     ]
@@ -81,7 +82,7 @@ def test_customer_sees_profile_and_a_log_out_button_that_posts(client, page, set
 
     document = page("/")
 
-    assert nav_labels(document) == ["Tours", "My bookings", "Notifications", "Profile", "Log out"]
+    assert nav_labels(document) == ["Tours", "Calendar", "My bookings", "Notifications", "Profile", "Log out"]
     form = document.find("nav", aria_label="Main").find("form")
     assert form.attrs["method"] == "post"
     assert form.attrs["action"] == reverse("account_logout")
@@ -92,14 +93,23 @@ def test_guide_sees_the_dashboard(client, page, settings):
     settings.SHOW_DEV_OUTBOX = False
     client.force_login(GuideFactory())
 
-    assert nav_labels(page("/")) == ["Tours", "Dashboard", "My bookings", "Notifications", "Profile", "Log out"]
+    assert nav_labels(page("/")) == [
+        "Tours",
+        "Calendar",
+        "Dashboard",
+        "Schedule",
+        "My bookings",
+        "Notifications",
+        "Profile",
+        "Log out",
+    ]
 
 
 def test_staff_sees_admin(client, page, settings):
     settings.SHOW_DEV_OUTBOX = False
     client.force_login(UserFactory(role="staff", is_staff=True))
 
-    assert nav_labels(page("/")) == ["Tours", "My bookings", "Notifications", "Profile", "Admin", "Log out"]
+    assert nav_labels(page("/")) == ["Tours", "Calendar", "My bookings", "Notifications", "Profile", "Admin", "Log out"]
 
 
 def test_outbox_link_shows_only_when_the_dev_outbox_is_on(page, settings):

@@ -68,8 +68,10 @@ accounts_patterns: list[URLPattern | URLResolver] = [
 bookings_patterns: list[URLPattern | URLResolver] = [
     path("", home, name="home"),
     path("tours/", stub, name="tour_list"),
+    path("calendar/", stub, name="calendar"),
     path("bookings/", stub, name="my_bookings"),
     path("guide/dashboard/", stub, name="dashboard"),
+    path("guide/schedule/", stub, name="guide_schedule"),
 ]
 notifications_patterns: list[URLPattern | URLResolver] = [
     path("dev/outbox/", stub, name="outbox"),

@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import kombu.pools
 import pytest
 import redis
 from celery.contrib.testing.worker import start_worker
@@ -181,8 +182,9 @@ def _same_redis_database(first: str, second: str) -> bool:
 def _reset_broker_connections() -> None:
     # Celery caches its broker connection pool on first use; a changed broker URL or key prefix
     # takes effect only for pools created afterwards.
-    if app._pool is not None:
-        app._pool.force_close_all()
+    # kombu's process-wide pools, not only Celery's handle on them: a closed pool left registered
+    # would make later eager-mode tests' e-mails stay queued ("Acquire on closed pool").
+    kombu.pools.reset()
     app._pool = None
     amqp = app.__dict__.get("amqp")
     if amqp is not None:
