@@ -31,3 +31,7 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [_worker_redis_url]}}
     }
+
+# Tasks run in-process unless a test asks for the real worker (the celery_worker_on_redis fixture
+# switches to the Redis broker): with REDIS_URL set, nothing else would consume the queue.
+CELERY_TASK_ALWAYS_EAGER = True
