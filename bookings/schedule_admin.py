@@ -12,7 +12,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import ProtectedError, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -96,16 +96,7 @@ class AvailabilityRuleAdmin(ReadOnlyAdmin):
     def stop_rules(self, request: HttpRequest, queryset: QuerySet[AvailabilityRule]) -> None:
         user, stopped, removed = _staff(request), 0, 0
         for rule in queryset.filter(is_active=True).select_related("tour", "tour__guide"):
-            try:
-                removed += scheduling.deactivate_rule(user=user, rule=rule)
-            except ProtectedError:
-                self.message_user(
-                    request,
-                    _("%(rule)s: a date with cancelled bookings blocks stopping it; cancel that date first.")
-                    % {"rule": rule},
-                    messages.ERROR,
-                )
-                continue
+            removed += scheduling.deactivate_rule(user=user, rule=rule)
             stopped += 1
         self.message_user(
             request,
