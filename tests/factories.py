@@ -143,3 +143,36 @@ class SlotFactory(factory.django.DjangoModelFactory):
     start = factory.LazyFunction(_slot_start)
     end = factory.LazyAttribute(lambda slot: _slot_end(slot.start, slot.tour.duration_minutes))
     capacity = factory.LazyAttribute(lambda slot: slot.tour.max_group_size)
+
+
+class BookingFactory(factory.django.DjangoModelFactory):
+    """A booking row written directly (no payment, no messages); active ones take seats on the slot."""
+
+    class Meta:
+        model = "bookings.Booking"
+        skip_postgeneration_save = True
+
+    user = factory.SubFactory(UserFactory)
+    slot = factory.SubFactory(SlotFactory)
+    seats = 1
+    status = "confirmed"
+    idempotency_key = factory.Sequence(lambda n: f"test-booking-{n}")
+
+    @factory.post_generation
+    def _take_seats(obj, create, extracted, **kwargs):
+        # Keeps slot.booked_seats equal to the active bookings' seats, as the booking service does.
+        if create and obj.status in ("pending_payment", "confirmed"):
+            from django.db.models import F
+
+            type(obj.slot).objects.filter(pk=obj.slot_id).update(booked_seats=F("booked_seats") + obj.seats)
+            obj.slot.refresh_from_db(fields=["booked_seats"])
+
+
+class LiveSessionFactory(factory.django.DjangoModelFactory):
+    """The (scheduled) live session of a slot."""
+
+    class Meta:
+        model = "streaming.LiveSession"
+        django_get_or_create = ("slot",)
+
+    slot = factory.SubFactory(SlotFactory)
