@@ -1,0 +1,8 @@
+"""Selective forwarding unit: the guide's encoded media relayed to viewers without transcoding.
+
+Plain asyncio on aiortc, no Django: the signalling consumer calls :class:`SfuRoom` coroutines.
+"""
+
+from .room import MediaCounters, RoomStats, SfuConfig, SfuRegistry, SfuRoom, ViewerStats
+
+__all__ = ["MediaCounters", "RoomStats", "SfuConfig", "SfuRegistry", "SfuRoom", "ViewerStats"]

@@ -1,0 +1,520 @@
+"""The SFU room: one publisher (the guide), many viewers, encoded packets fanned out.
+
+Signalling contract (the Channels consumer is a thin caller of these coroutines):
+
+* Publisher offers, the room answers: ``answer = await room.publish(offer)``. Calling it again
+  (the guide's phone switched from wifi to mobile data) replaces the old connection; viewers keep
+  their connections and resume on the new stream with continuous RTP timestamps.
+* The room offers to viewers (usual for an SFU: the server decides the tracks and codecs):
+  ``offer = await room.subscribe(viewer_id)``, then ``await room.accept_answer(viewer_id, answer)``.
+  Subscribing an existing ``viewer_id`` again replaces that viewer's connection.
+* aiortc gathers candidates before it returns a description, so SDP carries all candidates
+  (no trickle ICE messages needed).
+
+Fan-out: each viewer has its own bounded queue per kind. A viewer that cannot keep up loses
+packets from its own queue (video: the backlog is flushed and it waits for the next keyframe,
+which it asks for), so it never stalls the publisher's reader or the other viewers. aiortc's
+``MediaRelay(buffered=True)`` is not used: its per-subscriber ``asyncio.Queue`` is unbounded, so a
+stuck viewer grows memory and latency without limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TypeAlias
+
+import av
+from aiortc import (
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCRtpReceiver,
+    RTCRtpSender,
+    RTCRtpTransceiver,
+    RTCSessionDescription,
+    sdp,
+)
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from av.frame import Frame
+from av.stream import Stream
+
+from . import forwarding
+
+logger = logging.getLogger(__name__)
+
+# What flows through the room: encoded packets (forwarding), or decoded frames if the hook failed.
+MediaItem: TypeAlias = "av.Packet[Stream] | Frame"
+KINDS = ("video", "audio")
+# One frame of media in each codec's RTP clock, used to keep timestamps continuous when the
+# publisher's connection is replaced (VP8 at 90 kHz and 30 fps, Opus at 48 kHz and 20 ms).
+_FRAME_STEP = {"video": 3000, "audio": 960}
+
+
+@dataclass(frozen=True)
+class SfuConfig:
+    """Network and buffering settings, injected so tests can stay on loopback.
+
+    ``host_addresses``: the only local addresses offered as host candidates; None means every
+    interface (aioice's default). ``ice_servers``: STUN/TURN servers; empty means none (aiortc's
+    own default would be a public STUN server).
+    """
+
+    host_addresses: tuple[str, ...] | None = None
+    ice_servers: tuple[RTCIceServer, ...] = ()
+    video_queue_frames: int = 15  # half a second at 30 fps
+    audio_queue_frames: int = 25  # half a second of 20 ms Opus frames
+    keyframe_request_interval: float = 0.5  # at most one PLI upstream per interval
+
+
+@dataclass
+class MediaCounters:
+    """What the SFU did to media. Forwarding means ``decodes == encodes == 0``.
+
+    A decoded frame coming out of a publisher receiver is a decode; a decoded frame handed to a
+    viewer's sender would be encoded by aiortc, so it is counted as an encode.
+    """
+
+    decodes: int = 0
+    encodes: int = 0
+    packets_received: int = 0
+
+
+@dataclass
+class ViewerStats:
+    packets_forwarded: int = 0
+    packets_dropped: int = 0
+    keyframe_waits: int = 0
+
+
+@dataclass(frozen=True)
+class RoomStats:
+    viewer_count: int
+    publisher_connected: bool
+    publisher_generation: int
+    media: MediaCounters
+    keyframe_requests: int
+    keyframe_requests_sent: int
+    viewers: dict[str, ViewerStats] = field(default_factory=dict)
+
+
+class KeyframeRequester:
+    """Coalesces keyframe requests: at most one upstream PLI per interval, none lost.
+
+    A request inside the interval is deferred to its end; further requests until then join it.
+    """
+
+    def __init__(self, interval: float, send: Callable[[], Awaitable[bool]]) -> None:
+        self._interval = interval
+        self._send = send
+        self._last_sent: float | None = None
+        self._pending: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.requested = 0
+        self.sent = 0
+
+    def request(self) -> None:
+        self.requested += 1
+        if self._pending is not None:
+            return
+        loop = asyncio.get_running_loop()
+        delay = 0.0 if self._last_sent is None else max(0.0, self._last_sent + self._interval - loop.time())
+        self._pending = loop.call_later(delay, self._fire)
+
+    def _fire(self) -> None:
+        self._pending = None
+        self._last_sent = asyncio.get_running_loop().time()
+        task = asyncio.ensure_future(self._deliver())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _deliver(self) -> None:
+        if await self._send():
+            self.sent += 1
+
+    def close(self) -> None:
+        if self._pending is not None:
+            self._pending.cancel()
+            self._pending = None
+        for task in self._tasks:
+            task.cancel()
+
+
+class ViewerTrack(MediaStreamTrack):
+    """What one viewer's sender reads: a bounded queue of encoded packets of one kind."""
+
+    def __init__(
+        self,
+        kind: str,
+        *,
+        capacity: int,
+        stats: ViewerStats,
+        counters: MediaCounters,
+        request_keyframe: Callable[[], None],
+    ) -> None:
+        super().__init__()
+        self.kind = kind
+        self._capacity = capacity
+        self._stats = stats
+        self._counters = counters
+        self._request_keyframe = request_keyframe
+        self._queue: deque[MediaItem] = deque()
+        self._ready = asyncio.Event()
+        # Nothing is queued until the sender starts reading (transport connected): packets
+        # queued earlier would only be stale on arrival.
+        self._sending = False
+        self.waiting_for_keyframe = kind == "video"
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
+
+    def push(self, item: MediaItem, *, keyframe: bool) -> None:
+        if not self._sending or self.readyState != "live":
+            return
+        if self.waiting_for_keyframe:
+            if not keyframe:
+                self._stats.packets_dropped += 1
+                self._request_keyframe()
+                return
+            self.waiting_for_keyframe = False
+        if len(self._queue) >= self._capacity:
+            if self.kind == "video":
+                # Dropping one video frame corrupts every frame until the next keyframe:
+                # drop the whole backlog instead and restart from a keyframe.
+                self._stats.packets_dropped += len(self._queue) + 1
+                self._queue.clear()
+                self.restart_from_keyframe()
+                return
+            self._queue.popleft()
+            self._stats.packets_dropped += 1
+        self._queue.append(item)
+        self._ready.set()
+
+    def restart_from_keyframe(self) -> None:
+        if self.kind == "video":
+            self.waiting_for_keyframe = True
+            self._stats.keyframe_waits += 1
+            self._request_keyframe()
+
+    async def recv(self) -> MediaItem:
+        if not self._sending:
+            self._sending = True
+            if self.waiting_for_keyframe:
+                self._stats.keyframe_waits += 1
+                self._request_keyframe()
+        while not self._queue:
+            if self.readyState != "live":
+                raise MediaStreamError
+            self._ready.clear()
+            await self._ready.wait()
+        item = self._queue.popleft()
+        if isinstance(item, Frame):
+            self._counters.encodes += 1
+        self._stats.packets_forwarded += 1
+        return item
+
+    def stop(self) -> None:
+        super().stop()
+        self._queue.clear()
+        self._ready.set()
+
+
+@dataclass
+class _Viewer:
+    viewer_id: str
+    pc: RTCPeerConnection
+    tracks: dict[str, ViewerTrack]
+    stats: ViewerStats
+
+
+@dataclass
+class _Timeline:
+    """Output RTP timestamps of one kind: continuous across publisher replacements."""
+
+    generation: int = -1
+    offset: int = 0
+    last_pts: int | None = None
+
+    def restamp(self, generation: int, pts: int, step: int) -> int:
+        if generation != self.generation:
+            self.generation = generation
+            self.offset = 0 if self.last_pts is None else self.last_pts + step - pts
+        self.last_pts = pts + self.offset
+        return self.last_pts
+
+
+class SfuRoom:
+    """One live session's media: one publisher, many viewers."""
+
+    def __init__(self, room_id: str, config: SfuConfig | None = None) -> None:
+        forwarding.install()
+        self.room_id = room_id
+        self.config = config or SfuConfig()
+        self.counters = MediaCounters()
+        self._viewers: dict[str, _Viewer] = {}
+        self._publisher_pc: RTCPeerConnection | None = None
+        self._publisher_receivers: dict[str, RTCRtpReceiver] = {}
+        self._generation = 0
+        self._timelines = {kind: _Timeline() for kind in KINDS}
+        self._pumps: set[asyncio.Task[None]] = set()
+        self._lock = asyncio.Lock()
+        self._closed = False
+        self._keyframes = KeyframeRequester(self.config.keyframe_request_interval, self._send_pli)
+
+    # -- publisher -------------------------------------------------------------------------
+
+    async def publish(self, offer_sdp: str) -> str:
+        """Accept the guide's offer and return the answer; replaces any earlier publisher."""
+        async with self._lock:
+            self._check_open()
+            old_pc = self._publisher_pc
+            # Committed only once the answer exists: a failed republish leaves the current
+            # publisher (and its pumps, which stop when the generation moves on) untouched.
+            generation = self._generation + 1
+            offered_kinds = _offered_media_kinds(offer_sdp)
+            pc = self._new_peer_connection()
+            # Created before the offer is applied so they carry the codec preferences: aiortc
+            # picks the codecs of a transceiver when the remote description creates it.
+            for kind in offered_kinds:
+                _prefer_forwardable_codecs(pc.addTransceiver(kind, direction="recvonly"))
+
+            @pc.on("track")
+            def on_track(track: MediaStreamTrack) -> None:
+                forwarding.forward_encoded(track)
+                self._start_pump(generation, track)
+
+            @pc.on("connectionstatechange")
+            async def on_state() -> None:
+                if pc.connectionState == "failed" and self._publisher_pc is pc:
+                    await self._drop_publisher(pc)
+
+            try:
+                await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+                await self._set_local_description(pc, await pc.createAnswer())
+            except Exception:
+                await pc.close()
+                raise
+            self._generation = generation
+            self._publisher_pc = pc
+            self._publisher_receivers = {t.kind: t.receiver for t in pc.getTransceivers()}
+            if old_pc is not None:
+                await old_pc.close()
+            # The new stream starts with a keyframe, but viewers must not splice its delta
+            # frames onto the old picture if its first frames were lost.
+            for viewer in self._viewers.values():
+                viewer.tracks["video"].restart_from_keyframe()
+            return pc.localDescription.sdp
+
+    async def unpublish(self) -> None:
+        async with self._lock:
+            if self._publisher_pc is not None:
+                await self._drop_publisher(self._publisher_pc)
+
+    async def _drop_publisher(self, pc: RTCPeerConnection) -> None:
+        if self._publisher_pc is pc:
+            self._publisher_pc = None
+            self._publisher_receivers = {}
+        await pc.close()
+
+    def _start_pump(self, generation: int, track: MediaStreamTrack) -> None:
+        task = asyncio.ensure_future(self._pump(generation, track))
+        self._pumps.add(task)
+        task.add_done_callback(self._pumps.discard)
+
+    async def _pump(self, generation: int, track: MediaStreamTrack) -> None:
+        kind = track.kind
+        timeline = self._timelines[kind]
+        while True:
+            try:
+                item = await track.recv()
+            except MediaStreamError:
+                return
+            if generation != self._generation:
+                return  # a newer publisher owns the room
+            self.counters.packets_received += 1
+            if isinstance(item, Frame):
+                self.counters.decodes += 1  # the forwarding hook did not engage
+                keyframe = True
+            else:
+                keyframe = kind != "video" or forwarding.is_vp8_keyframe(bytes(item))
+            if item.pts is not None:
+                item.pts = timeline.restamp(generation, int(item.pts), _FRAME_STEP[kind])
+            for viewer in self._viewers.values():
+                viewer.tracks[kind].push(item, keyframe=keyframe)
+
+    def request_keyframe(self) -> None:
+        """Ask the publisher for a keyframe (coalesced: one PLI per interval at most)."""
+        if not self._closed:
+            self._keyframes.request()
+
+    async def _send_pli(self) -> bool:
+        receiver = self._publisher_receivers.get("video")
+        if receiver is None:
+            return False
+        return await forwarding.send_picture_loss_indication(receiver)
+
+    # -- viewers ---------------------------------------------------------------------------
+
+    async def subscribe(self, viewer_id: str) -> str:
+        """Create (or replace) a viewer's connection and return the room's offer."""
+        async with self._lock:
+            self._check_open()
+            previous = self._viewers.pop(viewer_id, None)
+            if previous is not None:
+                await self._close_viewer(previous)
+            stats = ViewerStats()
+            pc = self._new_peer_connection()
+            tracks: dict[str, ViewerTrack] = {}
+            for kind in KINDS:
+                track = ViewerTrack(
+                    kind,
+                    capacity=self.config.video_queue_frames if kind == "video" else self.config.audio_queue_frames,
+                    stats=stats,
+                    counters=self.counters,
+                    request_keyframe=self.request_keyframe,
+                )
+                transceiver = pc.addTransceiver(track, direction="sendonly")
+                _prefer_forwardable_codecs(transceiver)
+                if kind == "video":
+                    forwarding.on_keyframe_request(transceiver.sender, self.request_keyframe)
+                tracks[kind] = track
+            viewer = _Viewer(viewer_id=viewer_id, pc=pc, tracks=tracks, stats=stats)
+
+            @pc.on("connectionstatechange")
+            async def on_state() -> None:
+                if pc.connectionState == "failed" and self._viewers.get(viewer_id) is viewer:
+                    await self.unsubscribe(viewer_id)
+
+            self._viewers[viewer_id] = viewer
+            try:
+                await self._set_local_description(pc, await pc.createOffer())
+            except Exception:
+                self._viewers.pop(viewer_id, None)
+                await self._close_viewer(viewer)
+                raise
+            return pc.localDescription.sdp
+
+    async def accept_answer(self, viewer_id: str, answer_sdp: str) -> None:
+        viewer = self._viewers.get(viewer_id)
+        if viewer is None:
+            raise KeyError(viewer_id)
+        await viewer.pc.setRemoteDescription(RTCSessionDescription(sdp=answer_sdp, type="answer"))
+
+    async def unsubscribe(self, viewer_id: str) -> None:
+        viewer = self._viewers.pop(viewer_id, None)
+        if viewer is not None:
+            await self._close_viewer(viewer)
+
+    async def _close_viewer(self, viewer: _Viewer) -> None:
+        for track in viewer.tracks.values():
+            track.stop()
+        await viewer.pc.close()
+
+    # -- room ------------------------------------------------------------------------------
+
+    def stats(self) -> RoomStats:
+        return RoomStats(
+            viewer_count=len(self._viewers),
+            publisher_connected=self._publisher_pc is not None and self._publisher_pc.connectionState == "connected",
+            publisher_generation=self._generation,
+            media=MediaCounters(**vars(self.counters)),
+            keyframe_requests=self._keyframes.requested,
+            keyframe_requests_sent=self._keyframes.sent,
+            viewers={viewer_id: ViewerStats(**vars(v.stats)) for viewer_id, v in self._viewers.items()},
+        )
+
+    def queued(self, viewer_id: str, kind: str = "video") -> int:
+        return self._viewers[viewer_id].tracks[kind].queued
+
+    async def close(self) -> None:
+        async with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._keyframes.close()
+            viewers = list(self._viewers.values())
+            self._viewers.clear()
+            for viewer in viewers:
+                await self._close_viewer(viewer)
+            if self._publisher_pc is not None:
+                await self._drop_publisher(self._publisher_pc)
+            for task in list(self._pumps):
+                task.cancel()
+            for task in list(self._pumps):
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError(f"SFU room {self.room_id} is closed")
+
+    def _new_peer_connection(self) -> RTCPeerConnection:
+        return RTCPeerConnection(RTCConfiguration(iceServers=list(self.config.ice_servers)))
+
+    async def _set_local_description(self, pc: RTCPeerConnection, description: RTCSessionDescription) -> None:
+        if self.config.host_addresses is not None:
+            forwarding.restrict_host_candidates(pc, self.config.host_addresses)
+        await pc.setLocalDescription(description)
+
+
+def _offered_media_kinds(offer_sdp: str) -> list[str]:
+    kinds = [media.kind for media in sdp.SessionDescription.parse(offer_sdp).media if media.kind in KINDS]
+    if len(kinds) != len(set(kinds)):
+        raise ValueError("a publisher sends at most one video and one audio track")
+    return kinds
+
+
+def _prefer_forwardable_codecs(transceiver: RTCRtpTransceiver) -> None:
+    capabilities = RTCRtpSender.getCapabilities(transceiver.kind)
+    transceiver.setCodecPreferences(
+        [
+            codec
+            for codec in capabilities.codecs
+            if codec.mimeType.lower() in forwarding.FORWARDED_MIME_TYPES or codec.mimeType.lower().endswith("/rtx")
+        ]
+    )
+
+
+class SfuRegistry:
+    """The SFU rooms of this process, keyed by live-session id."""
+
+    def __init__(self, config: SfuConfig | None = None) -> None:
+        self.config = config or SfuConfig()
+        self._rooms: dict[str, SfuRoom] = {}
+
+    def room(self, session_id: str) -> SfuRoom:
+        """The session's room, created on first use."""
+        room = self._rooms.get(session_id)
+        if room is None:
+            room = self._rooms[session_id] = SfuRoom(session_id, self.config)
+        return room
+
+    def get(self, session_id: str) -> SfuRoom | None:
+        return self._rooms.get(session_id)
+
+    def __len__(self) -> int:
+        return len(self._rooms)
+
+    async def close_room(self, session_id: str) -> None:
+        room = self._rooms.pop(session_id, None)
+        if room is not None:
+            await room.close()
+
+    async def close(self) -> None:
+        for session_id in list(self._rooms):
+            await self.close_room(session_id)
+
+
+__all__ = [
+    "MediaCounters",
+    "RoomStats",
+    "SfuConfig",
+    "SfuRegistry",
+    "SfuRoom",
+    "ViewerStats",
+]
