@@ -2,4 +2,6 @@
 
 from typing import Any
 
-websocket_urlpatterns: list[Any] = []
+from streaming.routing import websocket_urlpatterns as streaming_websocket_urlpatterns
+
+websocket_urlpatterns: list[Any] = [*streaming_websocket_urlpatterns]

@@ -141,6 +141,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "dispatch-due-reminders": {"task": "bookings.tasks.dispatch_due_reminders", "schedule": 15.0},
     "materialize-upcoming-slots": {"task": "bookings.tasks.materialize_upcoming_slots", "schedule": 3600.0},
     "dispatch-queued-emails": {"task": "notifications.tasks.dispatch_queued_emails", "schedule": 60.0},
+    "end-overdue-live-sessions": {"task": "streaming.tasks.end_overdue_sessions", "schedule": 30.0},
 }
 # Without a broker (embedded default) a timer thread in the web process runs the schedule above.
 EMBEDDED_SCHEDULER = env.get_bool("EMBEDDED_SCHEDULER", default=CELERY_TASK_ALWAYS_EAGER)
@@ -275,6 +276,13 @@ LOGGING = {
     # The embedded scheduler runs tasks every few seconds; their success lines would drown the log.
     "loggers": {"django.channels.server": {"level": "WARNING"}, "celery.app.trace": {"level": "WARNING"}},
 }
+
+# --- Live streaming (the aiortc SFU inside the ASGI process) -------------------------------------
+# Empty host addresses: every interface; tests and single-host setups restrict them.
+SFU_HOST_ADDRESSES = env.get_list("SFU_HOST_ADDRESSES", [])
+SFU_ICE_SERVERS = env.get_list("SFU_ICE_SERVERS", [])
+SFU_ICE_USERNAME = env.get_str("SFU_ICE_USERNAME", "")
+SFU_ICE_CREDENTIAL = env.get_str("SFU_ICE_CREDENTIAL", "")
 
 # --- Product ------------------------------------------------------------------------------------
 PAYMENTS_PROVIDER = env.get_choice("PAYMENTS_PROVIDER", ("test", "stripe"), "stripe" if PRODUCTION else "test")
