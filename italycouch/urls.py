@@ -12,6 +12,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("accounts.urls")),
     path("", include("notifications.urls")),
+    path("", include("streaming.urls")),
     path("", include("bookings.urls")),
 ]
 

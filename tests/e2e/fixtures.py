@@ -115,11 +115,17 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
 
 # --- The live site -----------------------------------------------------------------------------
 
+LOOPBACK_SFU_ADDRESS = "127.0.0.2"
+
 
 @pytest.fixture(scope="session")
 def live_site_settings() -> dict[str, Any]:
-    """Settings for the server process, on top of those it inherits (override at session scope)."""
-    return {}
+    """Settings for the server process, on top of those it inherits (override at session scope).
+
+    The media relay offers only a loopback address (aioice skips the literal 127.0.0.1): WebRTC in
+    tests never uses this machine's other interfaces.
+    """
+    return {"SFU_HOST_ADDRESSES": [LOOPBACK_SFU_ADDRESS]}
 
 
 @pytest.fixture(scope="session")
