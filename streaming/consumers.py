@@ -22,7 +22,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.utils import timezone
 
 from accounts.models import User
-from streaming import selectors, services, signalling
+from streaming import recordings, selectors, services, signalling
 from streaming.models import LiveSession
 from streaming.registry import get_registry
 from streaming.rules import Countdown, Role
@@ -214,6 +214,12 @@ class LiveConsumer(AsyncWebsocketConsumer):
             logger.info("live session %s: offer refused: %s", self.session_id, failure)
             await self._send_json(signalling.error(code="bad_sdp", message="The offer could not be used."))
             return
+        try:
+            # Every live session is recorded for its attendees' replay; a recorder that cannot
+            # start must never stop the broadcast itself.
+            await recordings.ensure_recording(room, self.session_id)
+        except Exception:
+            logger.exception("live session %s: recording could not start", self.session_id)
         epoch = outcome.session.publisher_epoch
         await self._send_json(signalling.publish_answer(sdp=answer, epoch=epoch))
         await self.channel_layer.group_send(

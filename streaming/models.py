@@ -112,3 +112,32 @@ class ViewerPresence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} in session {self.session_id}: {self.total_seconds}s"
+
+
+class Recording(models.Model):
+    """The WebM file of one session, written by the SFU while it forwards (streaming.recordings).
+
+    ``file_name`` is relative to MEDIA_ROOT (``recordings/<session_id>.webm``); only a READY
+    recording is replayed, and only to the people who could watch the session live.
+    """
+
+    class Status(models.TextChoices):
+        RECORDING = "recording", _("Recording")
+        READY = "ready", _("Ready")
+        FAILED = "failed", _("Failed")
+
+    session = models.OneToOneField(
+        LiveSession, on_delete=models.CASCADE, related_name="recording", verbose_name=_("live session")
+    )
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.RECORDING)
+    file_name = models.CharField(_("file"), max_length=255)
+    started_at = models.DateTimeField(_("started at"))
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    size_bytes = models.PositiveBigIntegerField(_("size (bytes)"), default=0)
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"), default=0)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"Recording of session {self.session_id} ({self.status})"

@@ -26,7 +26,7 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TypeAlias
+from typing import Protocol, TypeAlias
 
 import av
 from aiortc import (
@@ -53,6 +53,20 @@ KINDS = ("video", "audio")
 # One frame of media in each codec's RTP clock, used to keep timestamps continuous when the
 # publisher's connection is replaced (VP8 at 90 kHz and 30 fps, Opus at 48 kHz and 20 ms).
 _FRAME_STEP = {"video": 3000, "audio": 960}
+
+
+class PacketSink(Protocol):
+    """One more consumer of the publisher's packets besides the viewers (a recorder).
+
+    ``push`` runs on the room's pump for every packet and must not block; ``close`` is awaited
+    when the room closes.
+    """
+
+    def push(self, kind: str, item: MediaItem, *, keyframe: bool) -> None: ...
+
+    def restart_from_keyframe(self) -> None: ...
+
+    async def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -262,6 +276,7 @@ class SfuRoom:
         self._generation = 0
         self._timelines = {kind: _Timeline() for kind in KINDS}
         self._pumps: set[asyncio.Task[None]] = set()
+        self._sinks: list[PacketSink] = []
         self._lock = asyncio.Lock()
         self._closed = False
         self._keyframes = KeyframeRequester(self.config.keyframe_request_interval, self._send_pli)
@@ -308,6 +323,8 @@ class SfuRoom:
             # frames onto the old picture if its first frames were lost.
             for viewer in self._viewers.values():
                 viewer.tracks["video"].restart_from_keyframe()
+            for sink in self._sinks:
+                sink.restart_from_keyframe()
             return pc.localDescription.sdp
 
     async def unpublish(self) -> None:
@@ -346,6 +363,22 @@ class SfuRoom:
                 item.pts = timeline.restamp(generation, int(item.pts), _FRAME_STEP[kind])
             for viewer in self._viewers.values():
                 viewer.tracks[kind].push(item, keyframe=keyframe)
+            for sink in self._sinks:
+                try:
+                    sink.push(kind, item, keyframe=keyframe)
+                except Exception:
+                    logger.exception("room %s: a packet sink failed", self.room_id)
+
+    def add_sink(self, sink: PacketSink) -> None:
+        """Hand every packet from now on to ``sink`` too (a recorder); it is closed with the room."""
+        self._check_open()
+        self._sinks.append(sink)
+
+    async def remove_sink(self, sink: PacketSink) -> None:
+        """Stop handing packets to ``sink`` and close it."""
+        if sink in self._sinks:
+            self._sinks.remove(sink)
+            await sink.close()
 
     def request_keyframe(self) -> None:
         """Ask the publisher for a keyframe (coalesced: one PLI per interval at most)."""
@@ -448,6 +481,12 @@ class SfuRoom:
             for task in list(self._pumps):
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            sinks, self._sinks = self._sinks, []
+            for sink in sinks:
+                try:
+                    await sink.close()
+                except Exception:
+                    logger.exception("room %s: a packet sink did not close", self.room_id)
 
     def _check_open(self) -> None:
         if self._closed:
@@ -512,6 +551,7 @@ class SfuRegistry:
 
 __all__ = [
     "MediaCounters",
+    "PacketSink",
     "RoomStats",
     "SfuConfig",
     "SfuRegistry",

@@ -13,7 +13,7 @@ import pytest
 from channels.testing import WebsocketCommunicator
 
 from streaming import registry
-from streaming.models import LiveSession
+from streaming.models import LiveSession, Recording
 from streaming.rules import Role
 from streaming.sfu import SfuRoom
 from tests.streaming.test_consumer import (
@@ -141,6 +141,8 @@ def test_two_viewers_decode_the_guides_frames_and_see_them_again_after_the_guide
 
     run(scenario(), timeout=60)
     assert LiveSession.objects.get(pk=given.session.pk).publisher_epoch == 2
+    # Publishing through the consumer starts the session's recording (finished when the room closes).
+    assert Recording.objects.filter(session_id=given.session.pk).exists()
 
 
 async def _booked_guest(given: Any) -> Any:
