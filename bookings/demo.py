@@ -328,9 +328,10 @@ LIVE_DEMO_TOURS = (
     "hidden-canals-of-cannaregio",
     "underground-naples",
 )
-LIVE_DEMO_NOTICE_MINUTES = 15
-# The soon date starts 30 minutes to 3 hours from now, on a quarter hour, where the guide is free.
-LIVE_DEMO_EARLIEST = timedelta(minutes=30)
+LIVE_DEMO_NOTICE_MINUTES = 5
+# The soon date starts 6 minutes to 3 hours from now, on a 5-minute mark, where the guide is free:
+# right after `make run` the guide may already go live (15 minutes early) and guests join (10).
+LIVE_DEMO_EARLIEST = timedelta(minutes=6)
 LIVE_DEMO_LATEST = timedelta(hours=3)
 LIVE_DEMO_CUSTOMERS = ("anna.schmidt@example.com", "ben.carter@example.com")
 
@@ -550,15 +551,15 @@ def _ensure_booking(
 
 
 def _live_candidates(tour: Tour, *, now: datetime) -> list[datetime]:
-    """Wall times in the tour's zone, on the quarter hour, from 30 minutes to 3 hours ahead."""
+    """Wall times in the tour's zone, on 5-minute marks, from 6 minutes to 3 hours ahead."""
     zone = rules.get_zone(tour.timezone)
     first = now + LIVE_DEMO_EARLIEST
-    first += timedelta(minutes=-first.minute % 15, seconds=-first.second, microseconds=-first.microsecond)
+    first += timedelta(minutes=-first.minute % 5, seconds=-first.second, microseconds=-first.microsecond)
     starts = []
     start = first
     while start <= now + LIVE_DEMO_LATEST:
         starts.append(start.astimezone(zone).replace(tzinfo=None))
-        start += timedelta(minutes=15)
+        start += timedelta(minutes=5)
     return starts
 
 
