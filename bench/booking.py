@@ -740,8 +740,23 @@ def _die_with_parent() -> None:
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
 
 
+@dataclass(frozen=True)
+class Server:
+    port: int
+    pids: list[int]
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the server processes have used so far (Linux /proc)."""
+        total = 0
+        for pid in self.pids:
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+        return total / os.sysconf("SC_CLK_TCK")
+
+
 @contextlib.contextmanager
-def running_server(database_url: str, *, processes: int, log_path: Path) -> Iterator[int]:
+def running_server(database_url: str, *, processes: int, log_path: Path) -> Iterator[Server]:
     """Daphne in ``processes`` subprocesses accepting on one socket bound here (127.0.0.1, free port)."""
     listener = socket.create_server((HOST, 0), backlog=1024)
     port = listener.getsockname()[1]
@@ -767,7 +782,7 @@ def running_server(database_url: str, *, processes: int, log_path: Path) -> Iter
                 )
         _wait_until_ready(port, servers, log_path)
         log(f"{processes} Daphne process(es) on http://{HOST}:{port} (log: {log_path})")
-        yield port
+        yield Server(port=port, pids=[server.pid for server in servers])
     finally:
         stopping = time.perf_counter()
         for server in servers:
@@ -963,6 +978,7 @@ def report(
     feed_in_process: FeedResult,
     truth: dict[str, int],
     load: dict[str, list[float]],
+    cpu: dict[str, float | None],
 ) -> dict[str, Any]:
     from django.db import connection
 
@@ -998,6 +1014,8 @@ def report(
         "all_seats_sold": truth["seats_sold"] == min(seats, args.attempts),
         "duration_s": round(run.seconds, 2),
         "attempts_per_s": round(len(run.attempts) / run.seconds, 1) if run.seconds else None,
+        # In http mode "clients" is the load generator (threads, HTML parsing) in this process.
+        "booking_cpu_s": cpu,
         **latency_figures("book", book_ms),
         "book_confirmed_p99_ms": percentile(
             [a.book_ms for a in run.attempts if a.outcome == "confirmed" and a.book_ms is not None], 99
@@ -1063,15 +1081,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         log_path = args.server_log or Path(tempfile.mkdtemp(prefix="booking-bench-")) / "daphne.log"
         load = {"before": [round(value, 2) for value in os.getloadavg()]}
         with contextlib.ExitStack() as stack:
-            port = None
+            server = None
             if mode == "http" or feed_route:
-                port = stack.enter_context(
+                server = stack.enter_context(
                     running_server(args.database_url, processes=args.server_processes, log_path=log_path)
                 )
             log(f"{args.clients} clients, {args.attempts} attempts on {args.slots} x {args.seats_per_slot} seats")
-            run = run_http(args, data, port) if mode == "http" and port else run_service(args, data)
+            # CPU used during the booking phase: the load generator shares the machine with the server.
+            cpu_before = (time.process_time(), server.cpu_seconds() if server else 0.0)
+            run = run_http(args, data, server.port) if mode == "http" and server else run_service(args, data)
+            cpu = {
+                "clients_s": round(time.process_time() - cpu_before[0], 1),
+                "server_s": round(server.cpu_seconds() - cpu_before[1], 1) if server and mode == "http" else None,
+            }
             log(f"booking phase: {run.seconds:.1f} s")
-            feed = measure_feed_http(args, data, port) if feed_route and port else None
+            feed = measure_feed_http(args, data, server.port) if feed_route and server else None
         load["after"] = [round(value, 2) for value in os.getloadavg()]
         feed_in_process = measure_feed_in_process(args, data)
         figures = report(
@@ -1083,6 +1107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             feed_in_process=feed_in_process,
             truth=database_truth(data),
             load=load,
+            cpu=cpu,
         )
     except BenchError as error:
         log(f"cannot run: {error}")
