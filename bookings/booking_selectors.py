@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 
 from django.db.models import QuerySet
 from django.http import Http404
 from django.utils.translation import gettext as _
 
 from accounts.models import User
-from bookings import reservations
+from bookings import reservations, scheduling
 from bookings.models import Booking, Slot
 
 # The seats menu on the booking page stops here; larger groups are rare and can book twice.
@@ -103,23 +102,18 @@ def reschedule_options(*, booking: Booking, now: datetime) -> list[Slot]:
 
     Dates on which the customer already has a booking are left out (the service refuses them).
     """
-    scheduling = reservations.scheduling_for(booking.slot.tour)
+    tour_scheduling = scheduling.scheduling_for(booking.slot.tour)
     taken = Booking.objects.filter(user=booking.user, status__in=Booking.ACTIVE_STATUSES).values("slot_id")
     slots = (
         Slot.objects.select_related("tour")
         .filter(
             tour_id=booking.slot.tour_id,
             status=Slot.Status.SCHEDULED,
-            start__gte=now + timedelta(minutes=scheduling.min_notice_minutes),
-            start__lte=now + timedelta(days=scheduling.horizon_days),
+            start__gte=now + timedelta(minutes=tour_scheduling.min_notice_minutes),
+            start__lte=now + timedelta(days=tour_scheduling.horizon_days),
         )
         .exclude(pk=booking.slot_id)
         .exclude(pk__in=taken)
         .order_by("start", "pk")
     )
     return [slot for slot in slots if slot.seats_left >= booking.seats]
-
-
-def money(minor: int) -> Decimal:
-    """Minor units (cents) as a two-decimal amount: 2500 -> Decimal("25.00")."""
-    return Decimal(minor).scaleb(-2)

@@ -201,14 +201,14 @@ def booking_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "slot": booking.slot,
         "tour": booking.slot.tour,
         "changeable": changeable,
-        "paid": booking_selectors.money(booking.amount_minor),
-        "refunded": booking_selectors.money(booking.refunded_minor),
+        "paid": rules.major_units(booking.amount_minor),
+        "refunded": rules.major_units(booking.refunded_minor),
         "calendar": _calendar_links(booking) if booking.is_active else None,
         "quote": reservations.quote_cancellation(booking=booking, now=now) if changeable else None,
         "policy_lines": _policy_lines(booking.slot.tour, booking.slot.start, now) if changeable else [],
     }
     if context["quote"] is not None:
-        context["quote_amount"] = booking_selectors.money(context["quote"].amount)
+        context["quote_amount"] = rules.major_units(context["quote"].amount)
     return render(request, "bookings/booking_detail.html", context)
 
 
@@ -272,7 +272,7 @@ def _render_cancel(
         "reason": reason,
         "error": error,
         "quote": quote,
-        "quote_amount": booking_selectors.money(quote.amount) if quote else None,
+        "quote_amount": rules.major_units(quote.amount) if quote else None,
         "policy_lines": _policy_lines(booking.slot.tour, booking.slot.start, now) if quote else [],
     }
     return render(request, "bookings/cancel.html", context, status=status or (409 if reason else 200))
@@ -296,7 +296,7 @@ def cancel_booking(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(
             request,
             _("Cancelled; refund %(amount)s %(currency)s")
-            % {"amount": booking_selectors.money(outcome.refund_minor), "currency": outcome.booking.currency},
+            % {"amount": rules.major_units(outcome.refund_minor), "currency": outcome.booking.currency},
         )
     else:
         messages.success(request, _("Cancelled."))

@@ -114,7 +114,7 @@ def queue_booking_cancelled(booking: Booking, *, by_guide: bool, refund_minor: i
     key = f"booking:{booking.pk}:cancelled"
     extra = {
         "by_guide": by_guide,
-        "refund": refund_minor / 100,
+        "refund": rules.major_units(refund_minor),
         "currency": booking.currency,
         "reason": booking.cancel_reason if by_guide else "",
     }

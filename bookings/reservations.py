@@ -11,7 +11,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
@@ -19,8 +18,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User
-from bookings import messaging, rules
-from bookings.models import Booking, Reminder, Slot, Tour, TourScheduling, default_refund_policy
+from bookings import messaging, rules, scheduling
+from bookings.models import Booking, Reminder, Slot, Tour, default_refund_policy
 from payments import services as payments
 
 
@@ -56,20 +55,8 @@ class CancellationOutcome:
     refund_percent: int
 
 
-def minor_units(amount: Decimal) -> int:
-    return int((amount * 100).to_integral_value())
-
-
-def scheduling_for(tour: Tour) -> TourScheduling:
-    """The tour's booking settings; the defaults (unsaved) when the guide never changed them.
-
-    A read: pages that only show a policy must not write rows.
-    """
-    return TourScheduling.objects.filter(tour=tour).first() or TourScheduling(tour=tour)
-
-
 def refund_policy_for(tour: Tour) -> rules.RefundPolicy:
-    tiers = scheduling_for(tour).refund_policy
+    tiers = scheduling.scheduling_for(tour).refund_policy
     # An empty list is a real policy ("no refunds"); only a missing one means the default.
     return rules.RefundPolicy.from_pairs(default_refund_policy() if tiers is None else tiers)
 
@@ -87,13 +74,13 @@ def check_slot_open(slot: Slot, *, now: datetime) -> None:
         raise SlotUnavailableError("tour_unavailable", "This tour is not open for booking.")
     if slot.status != Slot.Status.SCHEDULED:
         raise SlotUnavailableError("slot_cancelled", "This date has been cancelled.")
-    scheduling = scheduling_for(slot.tour)
+    tour_scheduling = scheduling.scheduling_for(slot.tour)
     try:
         rules.check_bookable(
             start_utc=slot.start,
             now=now,
-            min_notice=timedelta(minutes=scheduling.min_notice_minutes),
-            horizon=timedelta(days=scheduling.horizon_days),
+            min_notice=timedelta(minutes=tour_scheduling.min_notice_minutes),
+            horizon=timedelta(days=tour_scheduling.horizon_days),
         )
     except rules.NotBookable as error:
         raise SlotUnavailableError(error.reason_code, error.message) from None
@@ -144,7 +131,7 @@ def book_seat(
                     "not_enough_seats",
                     f"Only {slot.seats_left} seat(s) left on this date; you asked for {seats}.",
                 )
-            amount_minor = minor_units(slot.tour.price) * seats
+            amount_minor = rules.minor_units(slot.tour.price) * seats
             booking = Booking.objects.create(
                 user=user,
                 slot=slot,

@@ -19,6 +19,7 @@ import zoneinfo
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from enum import StrEnum
 from functools import cache, cached_property
 
@@ -971,3 +972,13 @@ def slot_state(capacity: int, booked: int, *, few_threshold: int) -> SlotState:
     if left <= few_threshold:
         return SlotState.FEW_LEFT
     return SlotState.AVAILABLE
+
+
+def minor_units(amount: Decimal) -> int:
+    """A price in the currency's major unit as integer minor units: Decimal("25.00") -> 2500."""
+    return int((amount * 100).to_integral_value())
+
+
+def major_units(minor: int) -> Decimal:
+    """Minor units (cents) as a two-decimal amount for display: 2500 -> Decimal("25.00")."""
+    return Decimal(minor).scaleb(-2)

@@ -25,7 +25,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_safe
 
 from accounts.models import User
-from bookings import reservations, schedule_services, scheduling
+from bookings import reservations, rules, schedule_services, scheduling
 from bookings import schedule_selectors as selectors
 from bookings.models import Slot, Tour
 from bookings.schedule_forms import (
@@ -275,7 +275,7 @@ def slot_cancel(request: HttpRequest, pk: int) -> HttpResponse:
         "tour": slot.tour,
         "form": form,
         "bookings": bookings,
-        "refund_total": sum(booking.amount_minor - booking.refunded_minor for booking in bookings) / 100,
+        "refund_total": rules.major_units(sum(booking.amount_minor - booking.refunded_minor for booking in bookings)),
         "back_url": back,
     }
     return render(request, "bookings/schedule/slot_cancel.html", context)

@@ -47,7 +47,11 @@ def _check_capacity(tour: Tour, capacity: int | None) -> None:
         raise SchedulingError(f"Seats per slot must be between 1 and the tour's maximum of {tour.max_group_size}.")
 
 
-def _scheduling(tour: Tour) -> TourScheduling:
+def scheduling_for(tour: Tour) -> TourScheduling:
+    """The tour's booking settings; the defaults (unsaved) when the guide never changed them.
+
+    A read: pages that only show a policy must not write rows.
+    """
     return TourScheduling.objects.filter(tour=tour).first() or TourScheduling(tour=tour)
 
 
@@ -71,7 +75,7 @@ def _guide_busy_intervals(guide: GuideProfile, *, start: datetime, end: datetime
     intervals = []
     for slot in slots:
         if slot.tour_id not in buffers:
-            buffers[slot.tour_id] = _scheduling(slot.tour).buffer_minutes
+            buffers[slot.tour_id] = scheduling_for(slot.tour).buffer_minutes
         intervals.append(_busy_interval(slot, buffers[slot.tour_id]))
     return intervals
 
@@ -102,7 +106,7 @@ def _create_slots(
     busy: list[rules.Interval],
     refuse_on_clash: bool,
 ) -> int:
-    buffer = timedelta(minutes=_scheduling(tour).buffer_minutes)
+    buffer = timedelta(minutes=scheduling_for(tour).buffer_minutes)
     existing_starts = set(Slot.objects.filter(tour=tour).values_list("start", flat=True))
     created = 0
     for occurrence in occurrences:
@@ -152,7 +156,7 @@ def create_rule(
         rule = AvailabilityRule(
             tour=tour, rrule=rrule, valid_from=valid_from, valid_until=valid_until, capacity=capacity
         )
-        horizon_end = now + timedelta(days=_scheduling(tour).horizon_days)
+        horizon_end = now + timedelta(days=scheduling_for(tour).horizon_days)
         try:
             occurrences = _occurrences_for(rule, tour, start=now, end=horizon_end)
         except rules.InvalidSchedule as error:
@@ -195,7 +199,9 @@ def add_one_off_slot(*, user: User, tour: Tour, local_start: datetime, capacity:
         if existing is not None:
             # A cancelled date comes back (its row carries the old bookings' history): same checks.
             candidate = rules.Interval(
-                start, occurrence.end_utc + timedelta(minutes=_scheduling(tour).buffer_minutes), _describe(tour, start)
+                start,
+                occurrence.end_utc + timedelta(minutes=scheduling_for(tour).buffer_minutes),
+                _describe(tour, start),
             )
             clash = rules.find_clash(candidate, busy, buffer=timedelta(0))
             if clash is not None:
@@ -272,7 +278,7 @@ def materialize_all_tours(now: datetime | None = None) -> int:
         rules_by_tour.setdefault(rule.tour_id, []).append(rule)
     for tour_rules in rules_by_tour.values():
         tour = tour_rules[0].tour
-        horizon_end = now + timedelta(days=_scheduling(tour).horizon_days)
+        horizon_end = now + timedelta(days=scheduling_for(tour).horizon_days)
         with transaction.atomic():
             _lock_guide(tour)
             busy = _guide_busy_intervals(tour.guide, start=now, end=horizon_end + timedelta(days=1))

@@ -6,6 +6,11 @@ import type { Quality } from "./_live_room";
 const ICE_GATHERING_TIMEOUT_MS = 5_000;
 
 /** Resolves when gathering is complete (or after a timeout, with whatever was gathered). */
+/** How long a "disconnected" peer connection may stay so before the page builds a new one. */
+export const DISCONNECTED_GRACE_MS = 3_000;
+/** How often both live pages sample getStats() for the quality and delay figures. */
+export const STATS_INTERVAL_MS = 2_000;
+
 export function iceGatheringComplete(pc: RTCPeerConnection, timeoutMs = ICE_GATHERING_TIMEOUT_MS): Promise<void> {
   if (pc.iceGatheringState === "complete") return Promise.resolve();
   return new Promise((resolve) => {

@@ -5,15 +5,13 @@
 
 import { required, text } from "./_dom";
 import { RoomCountdown } from "./_live_countdown";
-import { OutboundMeter, iceGatheringComplete, preferVp8 } from "./_live_peer";
+import { DISCONNECTED_GRACE_MS, OutboundMeter, STATS_INTERVAL_MS, iceGatheringComplete, preferVp8 } from "./_live_peer";
 import { format, notice, readRoom, readStrings, showLiveBadge, showQuality } from "./_live_room";
 import type { Message } from "./_live_signal";
 import { Clock, SignalClient } from "./_live_signal";
 
 type Facing = "user" | "environment";
 
-const DISCONNECTED_GRACE_MS = 3_000;
-const STATS_INTERVAL_MS = 2_000;
 
 const root = required<HTMLElement>("#live-room");
 const room = readRoom(root);

@@ -4,13 +4,11 @@
 
 import { required, text } from "./_dom";
 import { RoomCountdown } from "./_live_countdown";
-import { InboundMeter, iceGatheringComplete } from "./_live_peer";
+import { DISCONNECTED_GRACE_MS, InboundMeter, STATS_INTERVAL_MS, iceGatheringComplete } from "./_live_peer";
 import { format, notice, readRoom, readStrings, showLiveBadge, showQuality } from "./_live_room";
 import type { Message } from "./_live_signal";
 import { Clock, SignalClient } from "./_live_signal";
 
-const DISCONNECTED_GRACE_MS = 3_000;
-const STATS_INTERVAL_MS = 2_000;
 const KEYFRAME_WAIT_MS = 2_000;
 
 const root = required<HTMLElement>("#live-room");
