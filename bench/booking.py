@@ -25,10 +25,13 @@ Prints one JSON object on standard output (progress goes to standard error). Wha
    the race for the last seats). ``--order spread``: attempt i books slot ``i % slots``. Before the
    clock starts, every client books one seat on a separate warm-up slot (imports, templates,
    connections); that slot is not counted.
-4. Truth comes from the database afterwards: ``confirmed`` counts active bookings on the measured
-   slots, ``oversold`` adds up seats sold beyond each slot's capacity, ``counter_mismatch`` counts
-   slots whose ``booked_seats`` differs from their bookings. ``confirmed_responses`` is what the
-   clients were told; the two must agree.
+4. The tour is paid, so a successful attempt ends as a seat held for payment (the booking form
+   redirects to the payment page; the guide has a ready test-mode payout account): the race for
+   seats is the same, and paying is outside the measurement.
+   Truth comes from the database afterwards: ``confirmed`` counts active bookings (confirmed or
+   held) on the measured slots, ``oversold`` adds up seats sold beyond each slot's capacity,
+   ``counter_mismatch`` counts slots whose ``booked_seats`` differs from their bookings.
+   ``confirmed_responses`` is what the clients were told; the two must agree.
 5. Feed: ``--feed-requests`` sequential GETs (after ``--feed-warmup``) of
    ``/api/slots/?tour=<slug>&start=<UTC ISO>&end=<UTC ISO>`` for the month, as a signed-in
    customer, through the same server; ``feed_in_process_*`` times the feed's own code
@@ -47,17 +50,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import http.client
 import itertools
 import json
-import math
 import os
-import platform
 import re
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -65,7 +63,7 @@ import time
 import uuid
 import zoneinfo
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as wall_time
@@ -80,7 +78,21 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 if str(PROJECT_DIR) not in sys.path:
     sys.path.insert(0, str(PROJECT_DIR))
 
-HOST = "127.0.0.1"
+from bench.harness import (  # noqa: E402  (after the path set-up above)
+    HOST,
+    BenchError,
+    bench_environment,
+    create_database,
+    drop_database,
+    git_commit,
+    log,
+    machine,
+    percentile,
+    running_server,
+    set_log_name,
+    setup_django,
+)
+
 BOOK_PATH = "/slots/{slot_id}/book/"
 FEED_PATH = "/api/slots/"
 TARGETS: dict[str, float] = {"oversold": 0, "book_p99_ms": 250.0, "feed_p95_ms": 50.0}
@@ -89,15 +101,9 @@ SLOT_SPACING = timedelta(hours=2)
 SLOT_LENGTH = timedelta(minutes=90)
 FEED_RRULE = "FREQ=DAILY;BYHOUR=10,16;BYMINUTE=0"  # two slots a day, 10:00 and 16:00 in Rome
 SOLD_OUT_TEXT = re.compile(r"sold[ _-]?out|seat\(s\) left", re.IGNORECASE)
-BOOKING_DETAIL_PATH = re.compile(r"^/bookings/\d+/")
-
-
-def log(message: str) -> None:
-    print(f"[booking-bench {datetime.now(UTC):%H:%M:%S}] {message}", file=sys.stderr, flush=True)
-
-
-class BenchError(Exception):
-    """The benchmark cannot run (bad arguments, database or server trouble)."""
+# Where a successful booking form sends the customer: the booking (free tour) or, for a paid tour,
+# the payment page of the hold that now keeps the seat.
+BOOKING_DETAIL_PATH = re.compile(r"^/(bookings/\d+/|payments/\d+/pay/)")
 
 
 # --- Arguments ----------------------------------------------------------------------------------
@@ -159,98 +165,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 # --- Database -----------------------------------------------------------------------------------
 
 
-def _database_config(url: str) -> dict[str, Any]:
-    import dj_database_url
-
-    return dict(dj_database_url.parse(url))
-
-
-def _pg_client_args(config: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
-    args: list[str] = []
-    env = dict(os.environ)
-    if config.get("HOST"):
-        args += ["-h", str(config["HOST"])]
-    if config.get("PORT"):
-        args += ["-p", str(config["PORT"])]
-    if config.get("USER"):
-        args += ["-U", str(config["USER"])]
-    if config.get("PASSWORD"):
-        env["PGPASSWORD"] = str(config["PASSWORD"])
-    return args, env
-
-
-def create_database(url: str) -> None:
-    """Start from an empty database: drop the previous bench database, create a new one."""
-    config = _database_config(url)
-    name = str(config["NAME"])
-    if "bench" not in Path(name).name:
-        raise BenchError(f"refusing to drop and recreate {name!r}: a created database's name must contain 'bench'")
-    if config["ENGINE"] == "django.db.backends.postgresql":
-        args, env = _pg_client_args(config)
-        for command in (["dropdb", "--if-exists", "--force", *args, name], ["createdb", *args, name]):
-            completed = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-            if completed.returncode != 0:
-                raise BenchError(f"{' '.join(command)} failed: {completed.stderr.strip()}")
-    elif config["ENGINE"] == "django.db.backends.sqlite3":
-        for suffix in ("", "-wal", "-shm"):
-            Path(name + suffix).unlink(missing_ok=True)
-    else:
-        raise BenchError(f"unsupported database engine {config['ENGINE']}")
-
-
-def drop_database(url: str) -> None:
-    config = _database_config(url)
-    name = str(config["NAME"])
-    if config["ENGINE"] == "django.db.backends.postgresql":
-        args, env = _pg_client_args(config)
-        completed = subprocess.run(
-            ["dropdb", "--if-exists", "--force", *args, name], env=env, capture_output=True, text=True, check=False
-        )
-        if completed.returncode != 0:
-            log(f"could not drop {name}: {completed.stderr.strip()}")
-    else:
-        for suffix in ("", "-wal", "-shm"):
-            Path(name + suffix).unlink(missing_ok=True)
-
-
-def bench_environment(database_url: str) -> dict[str, str]:
-    """The settings of the bench process and of the server: the embedded default on this database.
-
-    DEBUG off (no query log, production-like error handling); no Redis or broker, so no task leaks
-    into a queue that a worker of another run could pick up; no background scheduler.
-    """
-    env = {name: value for name, value in os.environ.items() if name != "DJANGO_ALLOW_ASYNC_UNSAFE"}
-    for name in ("REDIS_URL", "CELERY_BROKER_URL"):
-        env.pop(name, None)
-    env.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "italycouch.settings",
-            "ITALYCOUCH_ENV": "embedded",
-            "DATABASE_URL": database_url,
-            "DEBUG": "false",
-            "EMBEDDED_SCHEDULER": "false",
-            "ALLOWED_HOSTS": f"{HOST},localhost",
-            "LOG_LEVEL": "WARNING",
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    return env
-
-
-def setup_django(database_url: str, *, migrate: bool) -> None:
-    os.environ.clear()
-    os.environ.update(bench_environment(database_url))
-    import django
-
-    django.setup()
-    if migrate:
-        from django.core.management import call_command
-
-        started = time.perf_counter()
-        call_command("migrate", interactive=False, verbosity=0)
-        log(f"migrated in {time.perf_counter() - started:.1f} s")
-
-
 def route_exists(path: str) -> bool:
     from django.urls import Resolver404, resolve
 
@@ -307,6 +221,7 @@ def seed(args: argparse.Namespace) -> Seed:
     from accounts.models import GuideProfile, Language, User
     from bookings.models import Slot, Tour
     from bookings.scheduling import create_rule
+    from payments.models import GuidePaymentAccount
 
     started = time.perf_counter()
     token = uuid.uuid4().hex[:8]  # several runs can share an existing database
@@ -322,7 +237,17 @@ def seed(args: argparse.Namespace) -> Seed:
             language="en",
             password=make_password(None),
         )
-        return GuideProfile.objects.create(user=user, display_name=f"Bench {label} {token}", city="Rome")
+        profile = GuideProfile.objects.create(user=user, display_name=f"Bench {label} {token}", city="Rome")
+        # A ready payout account (test-mode provider): paid tours are refused to guides without one.
+        GuidePaymentAccount.objects.create(
+            guide=profile,
+            provider="test",
+            account_id=f"acct_test_bench_{token}_{label}",
+            charges_enabled=True,
+            payouts_enabled=True,
+            details_submitted=True,
+        )
+        return profile
 
     def tour(owner: GuideProfile, label: str, max_group_size: int) -> Tour:
         created = Tour.objects.create(
@@ -731,99 +656,6 @@ def run_http(args: argparse.Namespace, data: Seed, port: int) -> RunResult:
 # --- Server -------------------------------------------------------------------------------------
 
 
-def _die_with_parent() -> None:
-    # Runs in the child before exec: if the benchmark is killed, Linux stops the server too.
-    if sys.platform == "linux":
-        with contextlib.suppress(OSError, AttributeError):
-            # PR_SET_PDEATHSIG. SIGKILL, not SIGTERM: after a SIGTERM Daphne can wait for ever on
-            # its idle worker threads, and an orphan would hold the database open.
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
-
-
-@dataclass(frozen=True)
-class Server:
-    port: int
-    pids: list[int]
-
-    def cpu_seconds(self) -> float:
-        """User + system CPU time the server processes have used so far (Linux /proc)."""
-        total = 0
-        for pid in self.pids:
-            with contextlib.suppress(OSError, IndexError, ValueError):
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
-        return total / os.sysconf("SC_CLK_TCK")
-
-
-@contextlib.contextmanager
-def running_server(database_url: str, *, processes: int, log_path: Path) -> Iterator[Server]:
-    """Daphne in ``processes`` subprocesses accepting on one socket bound here (127.0.0.1, free port)."""
-    listener = socket.create_server((HOST, 0), backlog=1024)
-    port = listener.getsockname()[1]
-    servers: list[subprocess.Popen[bytes]] = []
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with listener, log_path.open("wb") as log_file:
-            for _index in range(processes):
-                servers.append(
-                    subprocess.Popen(
-                        [
-                            *(sys.executable, "-m", "daphne", "--verbosity", "0"),
-                            *("--fd", str(listener.fileno()), "italycouch.asgi:application"),
-                        ],
-                        cwd=PROJECT_DIR,
-                        env=bench_environment(database_url),
-                        pass_fds=[listener.fileno()],
-                        stdin=subprocess.DEVNULL,
-                        stdout=log_file,
-                        stderr=subprocess.STDOUT,
-                        preexec_fn=_die_with_parent,  # started before any client thread exists
-                    )
-                )
-        _wait_until_ready(port, servers, log_path)
-        log(f"{processes} Daphne process(es) on http://{HOST}:{port} (log: {log_path})")
-        yield Server(port=port, pids=[server.pid for server in servers])
-    finally:
-        stopping = time.perf_counter()
-        for server in servers:
-            if server.poll() is None:
-                server.send_signal(signal.SIGTERM)
-        for server in servers:
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                log(f"Daphne {server.pid} still running 10 s after SIGTERM: killed")
-                server.kill()
-                server.wait()
-        log(f"server stopped in {time.perf_counter() - stopping:.1f} s")
-
-
-def _log_tail(log_path: Path, lines: int = 30) -> str:
-    with contextlib.suppress(OSError):
-        return "\n".join(log_path.read_text("utf-8", "replace").splitlines()[-lines:])
-    return ""
-
-
-def _wait_until_ready(port: int, servers: list[subprocess.Popen[bytes]], log_path: Path) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        for server in servers:
-            if server.poll() is not None:
-                raise BenchError(f"Daphne exited with {server.returncode}:\n{_log_tail(log_path)}")
-        try:
-            connection = http.client.HTTPConnection(HOST, port, timeout=5)
-            connection.request("GET", "/")
-            status = connection.getresponse().status
-            connection.close()
-        except OSError:
-            status = 0
-        if 0 < status < 500:
-            return
-        if time.monotonic() > deadline:
-            raise BenchError(f"Daphne did not answer within 60 s (last status {status}):\n{_log_tail(log_path)}")
-        time.sleep(0.2)
-
-
 # --- Feed ---------------------------------------------------------------------------------------
 
 
@@ -905,15 +737,6 @@ def measure_feed_in_process(args: argparse.Namespace, data: Seed) -> FeedResult:
 # --- Figures ------------------------------------------------------------------------------------
 
 
-def percentile(values: Sequence[float], percent: float) -> float | None:
-    """Nearest-rank percentile: the smallest value with at least ``percent`` % of values at or below it."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, math.ceil(percent / 100 * len(ordered)))
-    return round(ordered[rank - 1], 1)
-
-
 def latency_figures(prefix: str, values: Sequence[float]) -> dict[str, float | None]:
     return {
         f"{prefix}_p50_ms": percentile(values, 50),
@@ -938,34 +761,6 @@ def database_truth(data: Seed) -> dict[str, int]:
         "oversold": sum(max(0, slot.sold - slot.capacity) for slot in slots),
         "counter_mismatch": sum(1 for slot in slots if slot.booked_seats != slot.sold),
     }
-
-
-def machine() -> dict[str, Any]:
-    from django.db import connection
-
-    cpu = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError), open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-        cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), cpu)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SHOW server_version")
-        else:
-            cursor.execute("SELECT sqlite_version()")
-        database_version = str(cursor.fetchone()[0])
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "os": platform.platform(),
-        "python": platform.python_version(),
-        "database": f"{connection.vendor} {database_version}",
-    }
-
-
-def git_commit() -> str | None:
-    completed = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_DIR, capture_output=True, text=True, check=False
-    )
-    return completed.stdout.strip() or None
 
 
 def report(
@@ -1065,6 +860,7 @@ def choose_mode(requested: str, data: Seed) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    set_log_name("booking-bench")
     args = parse_args(argv)
     # SIGTERM runs the finally blocks below: the server stops and the database is dropped.
     signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(143))
@@ -1084,7 +880,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             server = None
             if mode == "http" or feed_route:
                 server = stack.enter_context(
-                    running_server(args.database_url, processes=args.server_processes, log_path=log_path)
+                    running_server(
+                        bench_environment(args.database_url), processes=args.server_processes, log_path=log_path
+                    )
                 )
             log(f"{args.clients} clients, {args.attempts} attempts on {args.slots} x {args.seats_per_slot} seats")
             # CPU used during the booking phase: the load generator shares the machine with the server.

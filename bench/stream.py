@@ -10,7 +10,9 @@ Prints one JSON object on standard output (progress goes to standard error). Wha
    ``/proc/<pid>/stat`` (user + system, all threads; 1 core = 100%).
 2. Publisher: another process (``multiprocessing``, spawn) runs the stamped publisher of
    tests/media (``TestPublisher``: 320x240 VP8 frames at 30 fps carrying frame index and send
-   time as luma blocks, plus Opus), candidates on 127.0.0.2 only.
+   time as luma blocks, plus Opus), candidates on 127.0.0.2 only. ``--publisher wide``: the
+   640x360 one of tests/streaming/test_weak_viewer.py (the stamp plus a panning texture, so the
+   encoder spends a camera's bitrate).
 3. Baseline: the SFU's CPU with the publisher connected and no viewer (``--baseline`` s).
 4. Viewers: more processes, candidates on 127.0.0.4 only. The ``--decoding-viewers`` (default
    5) run in a process of their own and decode every frame and read its stamp (latency = decode
@@ -25,7 +27,18 @@ Prints one JSON object on standard output (progress goes to standard error). Wha
    15): latency percentiles over every frame the decoding viewers decoded in the window, each
    viewer's frame rate in the window, the SFU's CPU. ``sfu_cpu_per_viewer_pct`` =
    (SFU CPU - baseline) / N. ``encodes_per_viewer`` and ``decodes`` come from the room's
-   ``MediaCounters`` (forwarding means both are 0).
+   ``MediaCounters`` (forwarding means both are 0). The SFU's CPU is also split into user and
+   system time, and ``sfu_cpu_us_per_forwarded_frame`` divides the CPU above the baseline by the
+   frames (video frames and Opus packets) the room handed viewers' senders in the window: on a
+   loaded machine fewer frames flow and the per-viewer percentage falls with them, this does
+   not, so it is the figure to compare runs at different loads by. ``frames_packetized`` in
+   ``sfu_counters``: the payloader runs once per frame, not once per viewer.
+6. Weak path (``--low-viewers K``, default 0): K of the counting viewers are held on the session's
+   low rendition (``SfuRoom.pin_rendition``) once everyone has joined, as if their links were weak.
+   ``low_rendition_encoders`` is how many low encoders the room runs (1 however large K is),
+   ``low_rendition_cpu_pct`` that encoder thread's own CPU (decode + scale + encode, from
+   ``time.thread_time``) over the window, ``low_fps_min`` the low viewers' frame rate (15
+   nominal); ``fps_min`` and ``encodes_per_viewer`` stay about every viewer's own stream.
 
 All WebRTC traffic stays on 127.0.0.x; nothing is offered on another interface.
 
@@ -80,7 +93,7 @@ def now_ms() -> int:
 
 
 async def serve_sfu(keyframe_interval: float | None) -> None:
-    from streaming.sfu import SfuConfig, SfuRoom
+    from streaming.sfu import Rendition, SfuConfig, SfuRoom
 
     config = SfuConfig(host_addresses=(SFU_ADDRESS,))
     if keyframe_interval is not None:
@@ -96,6 +109,9 @@ async def serve_sfu(keyframe_interval: float | None) -> None:
         if op == "answer":
             await room.accept_answer(request["id"], request["sdp"])
             return {}
+        if op == "pin":
+            room.pin_rendition(request["id"], Rendition(request["rendition"]))
+            return {}
         if op == "stats":
             stats = room.stats()
             return {
@@ -104,10 +120,20 @@ async def serve_sfu(keyframe_interval: float | None) -> None:
                 "decodes": stats.media.decodes,
                 "encodes": stats.media.encodes,
                 "packets_received": stats.media.packets_received,
+                # RTP payloader runs: once per frame forwarded, not once per viewer.
+                "frames_packetized": stats.media.frames_packetized,
                 "packets_forwarded": sum(v.packets_forwarded for v in stats.viewers.values()),
                 "packets_dropped": sum(v.packets_dropped for v in stats.viewers.values()),
                 "keyframe_requests": stats.keyframe_requests,
                 "keyframe_requests_sent": stats.keyframe_requests_sent,
+                "low_rendition_running": stats.low_rendition.running,
+                "low_rendition_starts": stats.low_rendition.starts,
+                "low_rendition_viewers": stats.low_rendition_viewers,
+                "low_rendition_frames_encoded": stats.low_rendition.frames_encoded,
+                "low_rendition_cpu_s": round(stats.low_rendition.cpu_seconds, 3),
+                # Moves made by the automatic policy (pinned viewers are not counted).
+                "switches_down": sum(v.switches_down for v in stats.viewers.values()),
+                "switches_up": sum(v.switches_up for v in stats.viewers.values()),
             }
         raise ValueError(f"unknown op {op!r}")
 
@@ -175,15 +201,20 @@ async def wait_event(event: Any) -> None:
 # --- The publisher process ---------------------------------------------------------------------
 
 
-def publisher_main(port: int, stop: Any, ready: Any) -> None:
+def publisher_main(port: int, stop: Any, ready: Any, wide: bool = False) -> None:
     only_address(PUBLISHER_ADDRESS)
 
     async def run() -> None:
         from tests.media.clients import TestPublisher
 
         shim = await Shim.connect(port)
-        publisher = TestPublisher(room=1, source=1, audio=True)
-        await publisher.publish(shim)  # type: ignore[arg-type]
+        if wide:
+            from tests.streaming.test_weak_viewer import WidePublisher
+
+            publisher: Any = WidePublisher(room=1, audio=True)
+        else:
+            publisher = TestPublisher(room=1, source=1, audio=True)
+        await publisher.publish(shim)
         ready.put("published")
         await wait_event(stop)
         await publisher.close()
@@ -305,18 +336,33 @@ def viewer_main(port: int, specs: list[tuple[str, bool]], stop: Any, results: An
 # --- Measuring ---------------------------------------------------------------------------------
 
 
+def cpu_times(pid: int) -> tuple[float, float]:
+    """User and system CPU time of a process, all its threads, in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process, all its threads, in seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return sum(cpu_times(pid))
 
 
-def cpu_percent_over(pids: Sequence[int], seconds: float) -> list[float]:
-    before = [cpu_seconds(pid) for pid in pids]
+def cpu_split_over(pids: Sequence[int], seconds: float) -> list[tuple[float, float]]:
+    """Each process's (user %, system %) of one core over ``seconds`` of wall time."""
+    before = [cpu_times(pid) for pid in pids]
     started = time.monotonic()
     time.sleep(seconds)
     wall = time.monotonic() - started
-    return [(cpu_seconds(pid) - used) / wall * 100 for pid, used in zip(pids, before, strict=True)]
+    after = [cpu_times(pid) for pid in pids]
+    return [
+        ((user - user0) / wall * 100, (system - system0) / wall * 100)
+        for (user0, system0), (user, system) in zip(before, after, strict=True)
+    ]
+
+
+def cpu_percent_over(pids: Sequence[int], seconds: float) -> list[float]:
+    return [user + system for user, system in cpu_split_over(pids, seconds)]
 
 
 def percentile(values: Sequence[float], fraction: float) -> float | None:
@@ -345,20 +391,27 @@ def machine() -> dict[str, Any]:
     }
 
 
-def sfu_stats(port: int) -> dict[str, Any]:
+def sfu_call(port: int, **request: Any) -> dict[str, Any]:
     async def ask() -> dict[str, Any]:
         shim = await Shim.connect(port)
         try:
-            return await shim.call(op="stats")
+            return await shim.call(**request)
         finally:
             shim.writer.close()
 
     return asyncio.run(ask())
 
 
+def sfu_stats(port: int) -> dict[str, Any]:
+    return sfu_call(port, op="stats")
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     viewers = args.viewers
     decoding = min(args.decoding_viewers, viewers)
+    # The weak viewers are counting ones, the last joined: the decoding viewers keep measuring
+    # the full stream's latency.
+    low_ids = {f"v{n}" for n in range(max(decoding, viewers - args.low_viewers), viewers)}
     processes = args.viewer_processes or max(1, min(4, math.ceil(viewers / 25)))
     sfu = subprocess.Popen(
         [
@@ -381,12 +434,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         assert sfu.stdout is not None
         port = int(sfu.stdout.readline())
         log(f"SFU process {sfu.pid}, signalling on {SIGNAL_HOST}:{port}, media on {SFU_ADDRESS}")
-        publisher = context.Process(target=publisher_main, args=(port, stop, ready), daemon=True)
+        publisher = context.Process(
+            target=publisher_main, args=(port, stop, ready, args.publisher == "wide"), daemon=True
+        )
         publisher.start()
         children.append(publisher)
         ready.get(timeout=30)
         time.sleep(args.settle)
-        (baseline,) = cpu_percent_over([sfu.pid], args.baseline)
+        ((baseline_user, baseline_system),) = cpu_split_over([sfu.pid], args.baseline)
+        baseline = baseline_user + baseline_system
         log(f"publishing; SFU baseline {baseline:.1f}% of a core with no viewer")
 
         # The decoding viewers get a process of their own, so the latency they measure is not
@@ -407,11 +463,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             assert kind == "joined"
             joined += count
         log(f"{viewers} viewers joined in {time.monotonic() - joining_started:.1f} s ({processes} processes)")
+        for viewer_id in sorted(low_ids):
+            sfu_call(port, op="pin", id=viewer_id, rendition="low")
+        if low_ids:
+            log(f"{len(low_ids)} viewers held on the low rendition")
         time.sleep(args.settle)
 
+        before = sfu_stats(port)
         window_start = now_ms()
         pids = [sfu.pid, *(child.pid for child in children)]
-        sfu_cpu, *client_cpu = cpu_percent_over(pids, args.measure)
+        (sfu_user, sfu_system), *client_split = cpu_split_over(pids, args.measure)
+        sfu_cpu = sfu_user + sfu_system
+        client_cpu = [user + system for user, system in client_split]
         window_end = now_ms()
         stats = sfu_stats(port)
         stop.set()
@@ -437,15 +500,26 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     seconds = (window_end - window_start) / 1000
     latencies = [lat for r in reports for at, lat in r["latency"] if window_start <= at < window_end]
-    fps = [sum(1 for at in r["video_at"] if window_start <= at < window_end) / seconds for r in reports]
+
+    def window_fps(report: dict[str, Any]) -> float:
+        return sum(1 for at in report["video_at"] if window_start <= at < window_end) / seconds
+
+    fps = [window_fps(r) for r in reports if r["id"] not in low_ids]
+    low_fps = [window_fps(r) for r in reports if r["id"] in low_ids]
     ttff = [(r["first_ms"] - r["joined_ms"]) & 0xFFFFFFFF for r in reports if r["first_ms"] is not None]
     without_frames = sum(1 for r in reports if r["first_ms"] is None)
     per_viewer = (sfu_cpu - baseline) / viewers if viewers else None
+    # Load-independent cost: the SFU's CPU above its baseline per frame it handed a viewer's
+    # sender (video frames and Opus packets). On a starved machine fewer frames flow and the
+    # per-viewer percentage drops with them; this figure does not.
+    forwarded = stats["packets_forwarded"] - before["packets_forwarded"]
+    per_frame_us = (sfu_cpu - baseline) / 100 * seconds / forwarded * 1e6 if forwarded > 0 else None
     figures: dict[str, Any] = {
         "benchmark": "stream",
         "sfu": "SfuRoom in its own process behind a JSON-lines signalling shim (no Django)",
         "viewers": viewers,
         "decoding_viewers": decoding,
+        "publisher": args.publisher,
         "viewer_processes": processes,
         "keyframe_request_interval_s": args.keyframe_interval,
         "measure_seconds": round(seconds, 1),
@@ -463,9 +537,26 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "sfu_cpu_pct": round(sfu_cpu, 1),
         "sfu_cpu_baseline_pct": round(baseline, 1),
         "sfu_cpu_per_viewer_pct": round(per_viewer, 3) if per_viewer is not None else None,
+        "sfu_cpu_user_pct": round(sfu_user, 1),
+        "sfu_cpu_system_pct": round(sfu_system, 1),
+        "sfu_cpu_baseline_user_system_pct": [round(baseline_user, 1), round(baseline_system, 1)],
+        "forwarded_frames_per_s": round(forwarded / seconds, 1),
+        "sfu_cpu_us_per_forwarded_frame": round(per_frame_us, 1) if per_frame_us is not None else None,
         "client_cpu_pct": [round(value, 1) for value in client_cpu],
         "encodes_per_viewer": stats["encodes"] / viewers if viewers else 0,
         "decodes": stats["decodes"],
+        "low_viewers": len(low_ids),
+        "low_rendition_encoders": int(stats["low_rendition_running"]),
+        "low_rendition_viewers": stats["low_rendition_viewers"],
+        "low_rendition_starts": stats["low_rendition_starts"],
+        "automatic_switches_down": stats["switches_down"],
+        "low_rendition_cpu_pct": round(
+            (stats["low_rendition_cpu_s"] - before["low_rendition_cpu_s"]) / seconds * 100, 2
+        ),
+        "low_rendition_fps": round(
+            (stats["low_rendition_frames_encoded"] - before["low_rendition_frames_encoded"]) / seconds, 1
+        ),
+        "low_fps_min": round(min(low_fps), 1) if low_fps else None,
         "sfu_counters": stats,
         "unreadable_frames": sum(r.get("unreadable", 0) for r in reports),
         "machine": machine(),
@@ -486,6 +577,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--viewers", type=int, default=10)
     parser.add_argument("--decoding-viewers", type=int, default=5, help="viewers that decode (the rest count)")
+    parser.add_argument(
+        "--publisher",
+        choices=["stamped", "wide"],
+        default="stamped",
+        help="stamped: tests/media's 320x240 frames; wide: 640x360 with a panning texture (0.5-1.5 Mbit/s)",
+    )
+    parser.add_argument(
+        "--low-viewers", type=int, default=0, help="counting viewers held on the session's low rendition"
+    )
     parser.add_argument("--viewer-processes", type=int, default=0, help="default: one per 25 viewers, 1 to 4")
     parser.add_argument("--measure", type=float, default=15.0, help="seconds measured after every viewer joined")
     parser.add_argument("--baseline", type=float, default=5.0, help="seconds of SFU CPU with no viewer")
@@ -493,7 +593,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--keyframe-interval",
         type=float,
-        help="SfuConfig.keyframe_request_interval: at most one PLI upstream per interval (default: the SFU's, 0.5 s)",
+        help="SfuConfig.keyframe_request_interval: at most one PLI upstream per interval (default: the SFU's, 0.2 s)",
     )
     parser.add_argument("--serve-sfu", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -49,6 +49,11 @@ def booking_unavailable(*, slot: Slot, now: datetime) -> Unavailable | None:
         return Unavailable(error.code, error.message)
     if slot.seats_left == 0:
         return Unavailable("sold_out", _("Sold out: every seat on this date is taken."))
+    if not slot.tour.is_free:
+        try:
+            reservations.check_guide_takes_payments(slot.tour)
+        except reservations.SlotUnavailableError as error:
+            return Unavailable(error.code, error.message)
     return None
 
 

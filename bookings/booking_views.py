@@ -27,6 +27,7 @@ from accounts.models import User
 from bookings import booking_selectors, calendar_links, messaging, reservations, rules
 from bookings.booking_forms import BookSlotForm, RescheduleForm, new_idempotency_key
 from bookings.models import Booking, Slot, Tour
+from payments import selectors as payment_selectors
 
 
 def _signed_in_user(request: HttpRequest) -> User:
@@ -154,10 +155,21 @@ def book_slot(request: HttpRequest, slot_id: int) -> HttpResponse:
             slot=slot,
             now=now,
             form=form,
-            idempotency_key=submitted_key,
+            # The payment could not start and the hold was released: trying again is a new attempt.
+            idempotency_key=new_idempotency_key() if error.code == "payment_unavailable" else submitted_key,
             error=error.message,
             status=error.status_code,
         )
+    if outcome.payment is not None and outcome.booking.status == Booking.Status.PENDING_PAYMENT:
+        if outcome.created:
+            messages.info(
+                request,
+                _("Your seats are held for %(minutes)s minutes: pay now to confirm the booking.")
+                % {"minutes": settings.BOOKING_HOLD_MINUTES},
+            )
+        else:
+            messages.info(request, _("You already have this booking; pay to confirm it."))
+        return redirect("payments:pay", payment_id=outcome.payment.pk)
     if outcome.created:
         messages.success(request, _("Booked!"))
     elif outcome.booking.is_active:
@@ -203,12 +215,15 @@ def booking_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "changeable": changeable,
         "paid": rules.major_units(booking.amount_minor),
         "refunded": rules.major_units(booking.refunded_minor),
-        "calendar": _calendar_links(booking) if booking.is_active else None,
+        "calendar": _calendar_links(booking) if booking.status == Booking.Status.CONFIRMED else None,
         "quote": reservations.quote_cancellation(booking=booking, now=now) if changeable else None,
         "policy_lines": _policy_lines(booking.slot.tour, booking.slot.start, now) if changeable else [],
     }
     if context["quote"] is not None:
         context["quote_amount"] = rules.major_units(context["quote"].amount)
+    context["payment"] = payment_selectors.booking_payment(booking=booking)
+    context["refunds"] = payment_selectors.refund_lines(booking=booking)
+    context["price"] = rules.major_units(booking.amount_minor)
     return render(request, "bookings/booking_detail.html", context)
 
 
@@ -292,7 +307,10 @@ def cancel_booking(request: HttpRequest, pk: int) -> HttpResponse:
         return _render_cancel(
             request, booking=_access(user, pk), now=now, error=error.message, status=error.status_code
         )
-    if outcome.booking.amount_minor:
+    paid = payment_selectors.booking_payment(booking=outcome.booking)
+    if outcome.booking.amount_minor and paid is not None and not paid.is_paid:
+        messages.success(request, _("Cancelled; nothing was charged."))
+    elif outcome.booking.amount_minor:
         messages.success(
             request,
             _("Cancelled; refund %(amount)s %(currency)s")

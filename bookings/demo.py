@@ -17,6 +17,7 @@ from decimal import Decimal
 from functools import cache, partial
 
 from allauth.account.models import EmailAddress
+from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -27,6 +28,8 @@ from PIL import Image, ImageDraw, ImageFont
 from accounts.models import GuideProfile, Language, User
 from bookings import reservations, rules, scheduling
 from bookings.models import Booking, Slot, Tour, TourPhoto, TourScheduling
+from payments import services as payments
+from payments.models import Payment
 
 GUIDE_PASSWORD = "guide-demo-2026"  # noqa: S105 - published demo credentials, never used in production
 CUSTOMER_PASSWORD = "customer-demo-2026"  # noqa: S105
@@ -468,6 +471,9 @@ def _ensure_guide(result: SeedResult, guide: DemoGuide, languages: dict[str, Lan
     )
     if created:
         profile.languages.set([languages[code] for code in guide.languages])
+    if settings.PAYMENTS_PROVIDER == "test":
+        # Offline demo: a ready TEST MODE payout account, so paid demo tours can be booked and paid.
+        payments.connect_test_mode_account(guide=profile)
     _ensure_picture(profile.photo, f"{profile.slug}.jpg", partial(draw_portrait, name=guide.name, city=guide.city))
     return profile
 
@@ -547,7 +553,18 @@ def _ensure_booking(
         outcome = reservations.book_seat(user=customer, slot_id=slot.pk, seats=demo.seats, idempotency_key=key, now=now)
     except reservations.BookingError:
         return  # e.g. the date filled up with real bookings: the demo does without this one
+    _pay_in_test_mode(outcome)
     result.created_bookings += int(outcome.created)
+
+
+def _pay_in_test_mode(outcome: reservations.BookingOutcome) -> None:
+    """A demo booking of a paid tour is paid as the TEST MODE page pays: through the payment's event."""
+    if outcome.payment is None or outcome.payment.status != Payment.Status.PENDING:
+        return
+    event = payments.complete_test_payment(payment=outcome.payment)
+    if event is not None:
+        # In-line: the seed runs in one transaction, so the on-commit task would come too late.
+        payments.process_event(webhook_event_id=event.pk)
 
 
 def _live_candidates(tour: Tour, *, now: datetime) -> list[datetime]:
@@ -595,6 +612,7 @@ def _ensure_live_slot(result: SeedResult, tours: dict[str, Tour], customers: dic
             )
         except reservations.BookingError:
             continue  # starting within the minimum notice by now: the guide can still stream it
+        _pay_in_test_mode(outcome)
         result.created_bookings += int(outcome.created)
 
 

@@ -121,6 +121,13 @@ def queue_booking_cancelled(booking: Booking, *, by_guide: bool, refund_minor: i
     _send(booking, kind="booking_cancelled", key=key, method="CANCEL", extra=extra)
 
 
+def queue_late_payment_refunded(booking: Booking, *, amount_minor: int) -> None:
+    """A payment that came after its booking was cancelled or its seats released: refunded in full."""
+    key = f"booking:{booking.pk}:late-payment-refunded"
+    extra = {"refund": rules.major_units(amount_minor), "currency": booking.currency}
+    _send(booking, kind="late_payment_refunded", key=key, method=None, extra=extra)
+
+
 def send_reminder(reminder: Reminder) -> None:
     """Called by the dispatcher with the reminder row locked; the key makes a retry a no-op."""
     _send(reminder.booking, kind=f"reminder_{reminder.kind}", key=reminder.idempotency_key, method=None, extra={})

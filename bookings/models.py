@@ -205,6 +205,8 @@ class Booking(models.Model):
         PENDING_PAYMENT = "pending_payment", _("Awaiting payment")
         CONFIRMED = "confirmed", _("Confirmed")
         CANCELLED = "cancelled", _("Cancelled")
+        # Not paid in time (or the payment failed): the held seats went back on sale.
+        EXPIRED = "expired", _("Not paid, released")
 
     ACTIVE_STATUSES = (Status.PENDING_PAYMENT, Status.CONFIRMED)
 
@@ -217,6 +219,8 @@ class Booking(models.Model):
     amount_minor = models.PositiveIntegerField(_("amount paid (minor units)"), default=0)
     currency = models.CharField(max_length=3, default="EUR")
     refunded_minor = models.PositiveIntegerField(_("refunded (minor units)"), default=0)
+    # A paid booking holds its seats while the customer pays; past this instant the hold is released.
+    hold_expires_at = models.DateTimeField(_("seats held until"), null=True, blank=True)
     # iTIP: the calendar event keeps its UID for life and SEQUENCE rises with every change.
     ics_sequence = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)

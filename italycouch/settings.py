@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "chat",
     "reviews",
     "payments",
+    "payments.tips",
     "notifications",
 ]
 
@@ -106,7 +107,13 @@ TEMPLATES = [
 # --- Data ---------------------------------------------------------------------------------------
 VAR_DIR = Path(env.get_str("ITALYCOUCH_VAR_DIR", str(BASE_DIR / "var")))
 DATABASE_URL = env.get_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+# Persistent connections: the live room's sockets do their database work through one thread
+# (channels.db.database_sync_to_async); a new PostgreSQL connection per call cost more than the
+# queries (bench/chat.py). Checked before reuse, so a restarted database is survived.
+DATABASE_CONN_MAX_AGE = env.get_int("DATABASE_CONN_MAX_AGE", 60)
+DATABASES = {
+    "default": dj_database_url.parse(DATABASE_URL, conn_max_age=DATABASE_CONN_MAX_AGE, conn_health_checks=True)
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     # SQLite: serialise writers instead of failing with "database is locked" under concurrency.
@@ -120,7 +127,16 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env.get_str("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
+    # No read timeout on the layer's connections (as redis-py had before 8): channels_redis waits
+    # for messages with a 5 s blocking pop, and redis-py 8's default 5 s read timeout makes an idle
+    # consumer's receive fail ("Timeout reading") and takes the consumer down; a shorter timeout
+    # than infinite also breaks its cancellation. Connecting still times out.
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": None, "socket_connect_timeout": 5}]},
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
@@ -142,6 +158,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "materialize-upcoming-slots": {"task": "bookings.tasks.materialize_upcoming_slots", "schedule": 3600.0},
     "dispatch-queued-emails": {"task": "notifications.tasks.dispatch_queued_emails", "schedule": 60.0},
     "end-overdue-live-sessions": {"task": "streaming.tasks.end_overdue_sessions", "schedule": 30.0},
+    "send-review-requests": {"task": "reviews.tasks.send_review_requests", "schedule": 60.0},
+    "expire-payment-holds": {"task": "payments.tasks.expire_payment_holds", "schedule": 30.0},
+    "retry-due-refunds": {"task": "payments.tasks.retry_due_refunds", "schedule": 60.0},
+    "process-pending-payment-events": {"task": "payments.tasks.process_pending_events", "schedule": 60.0},
+    "reconcile-payments": {"task": "payments.tasks.reconcile_payments", "schedule": 600.0},
 }
 # Without a broker (embedded default) a timer thread in the web process runs the schedule above.
 EMBEDDED_SCHEDULER = env.get_bool("EMBEDDED_SCHEDULER", default=CELERY_TASK_ALWAYS_EAGER)
@@ -274,7 +295,12 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.get_str("LOG_LEVEL", "INFO")},
     # The embedded scheduler runs tasks every few seconds; their success lines would drown the log.
-    "loggers": {"django.channels.server": {"level": "WARNING"}, "celery.app.trace": {"level": "WARNING"}},
+    "loggers": {
+        "django.channels.server": {"level": "WARNING"},
+        "celery.app.trace": {"level": "WARNING"},
+        # The Stripe SDK logs every request at INFO; failures are logged by payments/ itself.
+        "stripe": {"level": "WARNING"},
+    },
 }
 
 # --- Live streaming (the aiortc SFU inside the ASGI process) -------------------------------------
@@ -286,4 +312,28 @@ SFU_ICE_CREDENTIAL = env.get_str("SFU_ICE_CREDENTIAL", "")
 
 # --- Product ------------------------------------------------------------------------------------
 PAYMENTS_PROVIDER = env.get_choice("PAYMENTS_PROVIDER", ("test", "stripe"), "stripe" if PRODUCTION else "test")
+# Stripe Connect (PAYMENTS_PROVIDER=stripe): test keys (sk_test_/pk_test_) or live keys.
+STRIPE_SECRET_KEY = env.get_str("STRIPE_SECRET_KEY", "")
+STRIPE_PUBLISHABLE_KEY = env.get_str("STRIPE_PUBLISHABLE_KEY", "")
+STRIPE_WEBHOOK_SECRET = env.get_str("STRIPE_WEBHOOK_SECRET", "")
+# Where the SDK sends API calls; the tests point it at their local Stripe-like server.
+STRIPE_API_BASE = env.get_str("STRIPE_API_BASE", "https://api.stripe.com")
+# The platform's commission on bookings (and tips), taken as the destination charge's application fee.
+PLATFORM_FEE_PERCENT = env.get_int("PLATFORM_FEE_PERCENT", 15)
+# How long a paid booking holds its seats while the customer pays.
+BOOKING_HOLD_MINUTES = env.get_int("BOOKING_HOLD_MINUTES", 10)
+# Tips: a custom amount must lie within these (minor units of the tour's currency; 100 = 1.00 EUR).
+TIP_MIN_MINOR = env.get_int("TIP_MIN_MINOR", 100)
+TIP_MAX_MINOR = env.get_int("TIP_MAX_MINOR", 50000)
+if not 50 <= TIP_MIN_MINOR <= TIP_MAX_MINOR:
+    raise ImproperlyConfiguredError("TIP_MIN_MINOR must be at least 50 and not above TIP_MAX_MINOR")
+if not 0 <= PLATFORM_FEE_PERCENT <= 100:
+    raise ImproperlyConfiguredError("PLATFORM_FEE_PERCENT must be between 0 and 100")
+if BOOKING_HOLD_MINUTES < 1:
+    raise ImproperlyConfiguredError("BOOKING_HOLD_MINUTES must be at least 1")
+if PRODUCTION and PAYMENTS_PROVIDER == "stripe":
+    # Fail fast: without these no payment could be taken and no webhook verified.
+    for required in ("STRIPE_SECRET_KEY", "STRIPE_PUBLISHABLE_KEY", "STRIPE_WEBHOOK_SECRET"):
+        if not env.is_set(required):
+            raise ImproperlyConfiguredError(f"PAYMENTS_PROVIDER=stripe in production needs {required}")
 SHOW_DEV_OUTBOX = env.get_bool("SHOW_DEV_OUTBOX", default=not PRODUCTION)

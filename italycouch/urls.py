@@ -13,7 +13,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("accounts.urls")),
     path("", include("notifications.urls")),
     path("", include("streaming.urls")),
+    path("", include("chat.urls")),
+    path("", include("reviews.urls")),
     path("", include("bookings.urls")),
+    path("payments/", include("payments.urls")),
+    path("", include("payments.tips.urls")),
 ]
 
 if settings.DEBUG or settings.ENVIRONMENT == "embedded":

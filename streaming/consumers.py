@@ -9,7 +9,6 @@ through a small per-session channel-layer group; chat and reactions do not ride 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import secrets
@@ -22,6 +21,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.utils import timezone
 
 from accounts.models import User
+from chat.consumer_room import RoomSession
 from streaming import recordings, selectors, services, signalling
 from streaming.models import LiveSession
 from streaming.registry import get_registry
@@ -38,6 +38,8 @@ logger = logging.getLogger(__name__)
 FATAL_CLOSE_CODE = 4403
 # Why a person inside was removed, from the access check's refusal code.
 _KICK_CODES = {"banned": "banned", "not_booked": "booking_cancelled"}
+# Sends started from SFU callbacks (rendition switches), kept until done.
+_callback_sends: set[asyncio.Task[None]] = set()
 
 
 def control_group(session_id: int) -> str:
@@ -72,29 +74,108 @@ def _enter(token: str, session_id: int) -> tuple[User, LiveSession, Role]:
     return user, session, claims.role
 
 
-def _recheck(user: User, session_id: int, role: Role) -> LiveAccessDenied | None:
-    refusal = selectors.refusal_for(user=user, session_id=session_id, role=role)
+@dataclass(frozen=True)
+class _Beat:
+    """One periodic re-check of a session's sockets in this process: who must leave, and the state."""
+
+    refusals: dict[tuple[int, Role], LiveAccessDenied]
+    snapshot: _Snapshot | None
+
+
+def _beat(session_id: int, people: list[tuple[User, Role]]) -> _Beat:
+    refusals = selectors.refusals_for_many(session_id=session_id, people=people)
     # Someone already inside is never "too early" (a clock step back must not kick them).
-    if refusal is not None and refusal.code == "too_early":
-        return None
-    return refusal
+    refusals = {key: refusal for key, refusal in refusals.items() if refusal.code != "too_early"}
+    viewers = [user.pk for user, role in people if role == Role.VIEWER and (user.pk, role) not in refusals]
+    services.record_presences(session_id=session_id, user_ids=viewers)
+    return _Beat(refusals=refusals, snapshot=_snapshot(session_id))
+
+
+class _SessionWatch:
+    """The periodic duties of every socket of one session in this process, done together.
+
+    Every ``LiveConsumer.recheck_seconds``: one access check for all of them (a cancelled
+    booking, a ban or the end of the session gives ``kicked``), one presence heartbeat for the
+    viewers, one ``session.state`` read sent to all. Per socket, a thousand viewers made this
+    the room's busiest database work (bench/chat.py); per session it is a handful of queries.
+    """
+
+    def __init__(self, session_id: int) -> None:
+        self.session_id = session_id
+        self.consumers: set[LiveConsumer] = set()
+        self.task: asyncio.Task[None] | None = None
+
+    async def run(self) -> None:
+        while self.consumers:
+            await asyncio.sleep(LiveConsumer.recheck_seconds)
+            present = [consumer for consumer in self.consumers if consumer.user is not None and not consumer._closing]
+            if not present:
+                continue
+            people = list(
+                {
+                    (consumer.user.pk, consumer.role): (consumer.user, consumer.role)
+                    for consumer in present
+                    if consumer.user
+                }.values()
+            )
+            try:
+                beat = await database_sync_to_async(_beat)(self.session_id, people)
+            except Exception:
+                # A database hiccup must not end the re-checks for good.
+                logger.exception("live session %s: periodic re-check failed", self.session_id)
+                continue
+            for consumer in present:
+                assert consumer.user is not None
+                refusal = beat.refusals.get((consumer.user.pk, consumer.role))
+                try:
+                    if refusal is not None:
+                        await consumer._kick(refusal)
+                    elif beat.snapshot is not None:
+                        await consumer._send_state(beat.snapshot)
+                except Exception:
+                    logger.exception("live session %s: periodic re-check of a socket failed", self.session_id)
+
+
+_watches: dict[int, _SessionWatch] = {}
+
+
+def _watch(consumer: LiveConsumer) -> None:
+    watch = _watches.get(consumer.session_id)
+    stale = watch is not None and (
+        watch.task is None or watch.task.done() or watch.task.get_loop() is not asyncio.get_running_loop()
+    )
+    if watch is None or stale:
+        watch = _watches[consumer.session_id] = _SessionWatch(consumer.session_id)
+    watch.consumers.add(consumer)
+    if watch.task is None:
+        watch.task = asyncio.ensure_future(watch.run())
+
+
+def _unwatch(consumer: LiveConsumer) -> None:
+    watch = _watches.get(consumer.session_id)
+    if watch is None:
+        return
+    watch.consumers.discard(consumer)
+    if not watch.consumers:
+        del _watches[consumer.session_id]
+        if watch.task is not None:
+            watch.task.cancel()
 
 
 class LiveConsumer(AsyncWebsocketConsumer):
     """One person's signalling socket for one live session: the guide (publisher) or a viewer."""
 
-    # Seconds between re-checks of access (+ presence + session.state); tests shorten it.
+    # Seconds between re-checks of access, presence and session.state (_SessionWatch); tests shorten it.
     recheck_seconds: float = 15.0
 
     user: User | None
     role: Role
     session_id: int
     viewer_id: str
-    _ticker: asyncio.Task[None] | None
 
     async def connect(self) -> None:
         self.user = None
-        self._ticker = None
+        self.room: RoomSession | None = None  # the live room (chat/consumer_room.py)
         self._closing = False
         self.session_id = int(self.scope["url_route"]["kwargs"]["session_id"])
         await self.accept()
@@ -138,17 +219,17 @@ class LiveConsumer(AsyncWebsocketConsumer):
         if role == Role.VIEWER:
             await database_sync_to_async(services.record_presence)(user=user, session_id=self.session_id)
         await self._send_state()
-        self._ticker = asyncio.ensure_future(self._tick())
+        self.room = RoomSession(self, user=user, kick=self._kick)
+        await self.room.open()
+        _watch(self)
 
     async def disconnect(self, code: int) -> None:
         self._closing = True
-        if self._ticker is not None:
-            self._ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._ticker
-            self._ticker = None
+        _unwatch(self)
         if self.user is None:
             return
+        if self.room is not None:
+            await self.room.close()
         await self.channel_layer.group_discard(control_group(self.session_id), self.channel_name)
         if self.role == Role.VIEWER:
             room = get_registry().get(str(self.session_id))
@@ -161,6 +242,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.user is None or self._closing:
+            return
+        # Chat, reactions, Q&A, moderation: the room's types go to the room, the rest to signalling.
+        if self.room is not None and await self.room.receive(text_data):
             return
         try:
             message = signalling.parse_client_message(text_data, bytes_data, role=self.role)
@@ -203,7 +287,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         elif isinstance(message, signalling.Keyframe):
             room = get_registry().get(str(self.session_id))
             if room is not None:
-                room.request_keyframe()
+                room.request_viewer_keyframe(self.viewer_id)  # the low rendition's own, if on it
 
     async def _publish(self, user: User, offer_sdp: str) -> None:
         outcome = await database_sync_to_async(services.go_live)(user=user, session_id=self.session_id, republish=True)
@@ -230,7 +314,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         snapshot = await database_sync_to_async(_snapshot)(self.session_id)
         room = self._room()
         try:
-            offer = await room.subscribe(self.viewer_id)
+            offer = await room.subscribe(self.viewer_id, on_rendition=self._on_rendition)
         except RuntimeError:  # the room was closed under us: the session just ended
             await self._send_json(signalling.error(code="ended", message="This live tour is over."))
             return
@@ -258,25 +342,6 @@ class LiveConsumer(AsyncWebsocketConsumer):
     def _room(self) -> SfuRoom:
         return get_registry().room(str(self.session_id))
 
-    async def _tick(self) -> None:
-        user = self.user
-        assert user is not None
-        while True:
-            await asyncio.sleep(self.recheck_seconds)
-            try:
-                refusal = await database_sync_to_async(_recheck)(user, self.session_id, self.role)
-                if refusal is not None:
-                    await self._kick(refusal)
-                    return
-                if self.role == Role.VIEWER:
-                    await database_sync_to_async(services.record_presence)(user=user, session_id=self.session_id)
-                await self._send_state()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                # A database hiccup must not end the re-checks of this socket for good.
-                logger.exception("live session %s: periodic re-check failed", self.session_id)
-
     async def _send_state(self, snapshot: _Snapshot | None = None) -> None:
         snapshot = snapshot or await database_sync_to_async(_snapshot)(self.session_id)
         if snapshot is None:
@@ -300,6 +365,13 @@ class LiveConsumer(AsyncWebsocketConsumer):
             if room is not None:
                 await room.unsubscribe(self.viewer_id)
         await self.close(code=FATAL_CLOSE_CODE)
+
+    def _on_rendition(self, rendition: str) -> None:
+        # The SFU moved this viewer's video to or from the low rendition (docs/adr/0010).
+        if not self._closing:
+            task = asyncio.ensure_future(self._send_json(signalling.rendition(rendition=rendition)))
+            _callback_sends.add(task)
+            task.add_done_callback(_callback_sends.discard)
 
     async def _refuse(self, code: str, message: str) -> None:
         self._closing = True

@@ -141,3 +141,7 @@ class Recording(models.Model):
 
     def __str__(self) -> str:
         return f"Recording of session {self.session_id} ({self.status})"
+
+
+# The keepsakes (guide's highlights and photos of a session) live in their own module.
+from streaming.keepsake_models import Keepsake, KeepsakePhoto  # noqa: E402, F401

@@ -30,6 +30,7 @@ __all__ = [
     "pong",
     "publish_answer",
     "publisher_changed",
+    "rendition",
     "session_state",
     "subscribe_offer",
     "welcome",
@@ -203,6 +204,11 @@ def subscribe_offer(*, sdp: str, epoch: int) -> dict[str, Any]:
 
 def publisher_changed(*, epoch: int) -> dict[str, Any]:
     return {"type": "publisher.changed", "epoch": epoch}
+
+
+def rendition(*, rendition: str) -> dict[str, Any]:
+    """The viewer's video switched: ``"low"`` (the session's low rendition, ADR 0010) or ``"high"``."""
+    return {"type": "rendition", "rendition": rendition}
 
 
 def pong(*, client_time: int | float | None, now: datetime) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from streaming import replay_views, views
+from streaming import keepsake_urls, replay_views, views
 
 app_name = "streaming"
 
@@ -12,3 +12,5 @@ urlpatterns = [
     path("live/<int:session_id>/replay/video.webm", replay_views.replay_video, name="replay_video"),
     path("slots/<int:slot_id>/live/", views.slot_live, name="slot_live"),
 ]
+# The tour's keepsakes (summary, postcard, the guide's edit page) keep their routes beside their views.
+urlpatterns += keepsake_urls.urlpatterns

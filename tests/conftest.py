@@ -10,7 +10,7 @@ hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     hypothesis_settings.load_profile("ci")
 
-pytest_plugins = ["tests.support.smtp", "tests.support.celery", "tests.e2e.fixtures"]
+pytest_plugins = ["tests.support.smtp", "tests.support.celery", "tests.e2e.fixtures", "tests.support.stripe_server"]
 
 
 @pytest.fixture(autouse=True)

@@ -176,3 +176,18 @@ class LiveSessionFactory(factory.django.DjangoModelFactory):
         django_get_or_create = ("slot",)
 
     slot = factory.SubFactory(SlotFactory)
+
+
+class GuidePaymentAccountFactory(factory.django.DjangoModelFactory):
+    """A guide's connected payout account; ready (charges and payouts enabled) unless told otherwise."""
+
+    class Meta:
+        model = "payments.GuidePaymentAccount"
+        django_get_or_create = ("guide",)
+
+    guide = factory.SubFactory(GuideProfileFactory)
+    provider = "test"
+    account_id = factory.Sequence(lambda n: f"acct_test_factory{n:06d}")
+    charges_enabled = True
+    payouts_enabled = True
+    details_submitted = True

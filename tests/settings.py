@@ -29,7 +29,11 @@ if REDIS_URL:
     _worker_redis_url = urlunsplit(_parsed._replace(path=f"/{(_base_db - 2 * _worker_index) % 16}"))
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _worker_redis_url}}
     CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [_worker_redis_url]}}
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # As in italycouch/settings.py: no read timeout (redis-py 8's 5 s default kills idle consumers).
+            "CONFIG": {"hosts": [{"address": _worker_redis_url, "socket_timeout": None, "socket_connect_timeout": 5}]},
+        }
     }
 
 # Tasks run in-process unless a test asks for the real worker (the celery_worker_on_redis fixture

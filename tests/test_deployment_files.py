@@ -188,7 +188,12 @@ def test_docker_compose_refuses_to_start_without_a_secret(missing: str) -> None:
 @needs_docker_compose
 def test_compose_environment_passes_the_production_deployment_checks(tmp_path: Path) -> None:
     # The environment web really gets, with every optional variable left at the file's default.
-    resolved = compose_config({"SECRET_KEY": secrets.token_urlsafe(64), "POSTGRES_PASSWORD": "x"})
+    stripe_keys = {
+        "STRIPE_SECRET_KEY": "sk_test_compose",
+        "STRIPE_PUBLISHABLE_KEY": "pk_test_compose",
+        "STRIPE_WEBHOOK_SECRET": "whsec_compose",
+    }
+    resolved = compose_config({"SECRET_KEY": secrets.token_urlsafe(64), "POSTGRES_PASSWORD": "x", **stripe_keys})
     assert resolved.returncode == 0, resolved.stderr
     environment = {
         name: str(value) for name, value in load_yaml(resolved.stdout)["services"]["web"]["environment"].items()

@@ -48,6 +48,11 @@ REMINDERS = "dispatch-due-reminders"
 SLOTS = "materialize-upcoming-slots"
 EMAILS = "dispatch-queued-emails"
 LIVE = "end-overdue-live-sessions"
+REVIEWS = "send-review-requests"
+HOLDS = "expire-payment-holds"
+REFUNDS = "retry-due-refunds"
+EVENTS = "process-pending-payment-events"
+RECONCILE = "reconcile-payments"
 # time.monotonic() on a machine that booted two minutes ago: smaller than the hourly interval.
 BOOTED = 120.0
 
@@ -73,6 +78,11 @@ def test_the_schedule_is_the_one_beat_runs_in_production(settings):
         SLOTS: 3600.0,
         EMAILS: 60.0,
         LIVE: 30.0,
+        REVIEWS: 60.0,
+        HOLDS: 30.0,
+        REFUNDS: 60.0,
+        EVENTS: 60.0,
+        RECONCILE: 600.0,
     }
 
 
@@ -105,23 +115,35 @@ def test_a_fresh_web_process_finds_every_beat_task_without_a_worker():
         "bookings.tasks.materialize_upcoming_slots",
         "notifications.tasks.dispatch_queued_emails",
         "streaming.tasks.end_overdue_sessions",
+        "reviews.tasks.send_review_requests",
+        "payments.tasks.expire_payment_holds",
+        "payments.tasks.retry_due_refunds",
+        "payments.tasks.process_pending_events",
+        "payments.tasks.reconcile_payments",
     ]
 
 
 def test_every_entry_runs_on_the_first_tick_and_then_at_its_interval_not_before():
     last_run: dict[str, float] = {}
 
-    assert scheduler.run_due(last_run, BOOTED) == [REMINDERS, SLOTS, EMAILS, LIVE]
+    assert scheduler.run_due(last_run, BOOTED) == [
+        REMINDERS, SLOTS, EMAILS, LIVE, REVIEWS, HOLDS, REFUNDS, EVENTS, RECONCILE
+    ]  # fmt: skip
     assert scheduler.run_due(last_run, BOOTED + 1) == []
     assert scheduler.run_due(last_run, BOOTED + 14.5) == []
     assert scheduler.run_due(last_run, BOOTED + 15) == [REMINDERS]
     assert scheduler.run_due(last_run, BOOTED + 29) == []
-    assert scheduler.run_due(last_run, BOOTED + 30) == [REMINDERS, LIVE]
+    assert scheduler.run_due(last_run, BOOTED + 30) == [REMINDERS, LIVE, HOLDS]
     assert scheduler.run_due(last_run, BOOTED + 59.5) == [REMINDERS]
-    assert scheduler.run_due(last_run, BOOTED + 60) == [EMAILS, LIVE]
-    assert scheduler.run_due(last_run, BOOTED + 3599) == [REMINDERS, EMAILS, LIVE]
+    assert scheduler.run_due(last_run, BOOTED + 60) == [EMAILS, LIVE, REVIEWS, HOLDS, REFUNDS, EVENTS]
+    assert scheduler.run_due(last_run, BOOTED + 3599) == [
+        REMINDERS, EMAILS, LIVE, REVIEWS, HOLDS, REFUNDS, EVENTS, RECONCILE
+    ]  # fmt: skip
     assert scheduler.run_due(last_run, BOOTED + 3600) == [SLOTS]
-    assert last_run == {REMINDERS: BOOTED + 3599, SLOTS: BOOTED + 3600, EMAILS: BOOTED + 3599, LIVE: BOOTED + 3599}
+    assert last_run == {
+        **dict.fromkeys((REMINDERS, EMAILS, LIVE, REVIEWS, HOLDS, REFUNDS, EVENTS, RECONCILE), BOOTED + 3599),
+        SLOTS: BOOTED + 3600,
+    }
 
 
 def test_a_failing_or_unknown_entry_is_logged_and_the_others_still_run(settings, caplog):
@@ -188,5 +210,5 @@ def test_without_a_broker_a_due_reminder_reaches_the_outbox_through_the_timer(se
         f"Outbox: 'Tomorrow: Ostia Antica' to ada@example.com (Message-ID {row.message_id})"
     ]
 
-    assert scheduler.run_due(last_run, BOOTED + 30) == [REMINDERS, LIVE]
+    assert scheduler.run_due(last_run, BOOTED + 30) == [REMINDERS, LIVE, HOLDS]
     assert OutboundEmail.objects.filter(idempotency_key__startswith="reminder:").count() == 1

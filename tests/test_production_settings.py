@@ -33,6 +33,10 @@ PRODUCTION_ENV = {
     "DATABASE_URL": "postgres:///italycouch_prodcheck",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
     "ALLOWED_HOSTS": "tours.example.com",
+    # Production takes payments through Stripe (PAYMENTS_PROVIDER defaults to stripe there).
+    "STRIPE_SECRET_KEY": "sk_test_prodcheck",
+    "STRIPE_PUBLISHABLE_KEY": "pk_test_prodcheck",
+    "STRIPE_WEBHOOK_SECRET": "whsec_prodcheck",
 }
 
 
@@ -105,6 +109,16 @@ def test_production_refuses_to_start_without_required_variable(missing: str) -> 
 
     assert result.returncode != 0
     assert f"ITALYCOUCH_ENV=production needs {missing}" in result.stderr
+
+
+@pytest.mark.parametrize("missing", ["STRIPE_SECRET_KEY", "STRIPE_PUBLISHABLE_KEY", "STRIPE_WEBHOOK_SECRET"])
+def test_production_with_stripe_refuses_to_start_without_its_keys(missing: str) -> None:
+    env = {name: value for name, value in PRODUCTION_ENV.items() if name != missing}
+
+    result = manage("check", env=env)
+
+    assert result.returncode != 0
+    assert f"PAYMENTS_PROVIDER=stripe in production needs {missing}" in result.stderr
 
 
 def test_unknown_environment_name_is_refused() -> None:

@@ -9,6 +9,8 @@ import { DISCONNECTED_GRACE_MS, OutboundMeter, STATS_INTERVAL_MS, iceGatheringCo
 import { format, notice, readRoom, readStrings, showLiveBadge, showQuality } from "./_live_room";
 import type { Message } from "./_live_signal";
 import { Clock, SignalClient } from "./_live_signal";
+import { LiveRoom } from "./_room_panel";
+import { TipMoments } from "./_room_tips";
 
 type Facing = "user" | "environment";
 
@@ -42,6 +44,9 @@ let generation = 0;
 let disconnectedTimer: number | undefined;
 let meter = new OutboundMeter();
 let wakeLock: WakeLockSentinel | null = null;
+let liveRoom: LiveRoom | null = null;
+// Tips: the guide's acknowledgement and running total, everyone's "thank you" moment.
+const tips = TipMoments.mount(required<HTMLElement>(".live__stage"));
 
 const signal = new SignalClient({
   wsPath: room.wsPath,
@@ -58,6 +63,7 @@ const signal = new SignalClient({
     onDisconnected() {
       notice("#live-message", strings.reconnecting ?? "");
       updateButtons();
+      liveRoom?.disconnected();
     },
     onFatal(code: string, message: string) {
       if (ended) return; // the guide ended the tour: the server closing the room is expected
@@ -72,6 +78,7 @@ function handleMessage(message: Message): void {
     case "welcome": {
       const session = message.session as { status?: string } | undefined;
       if (session?.status === "ended") markEnded();
+      else liveRoom?.join();
       break;
     }
     case "publish.answer":
@@ -79,17 +86,21 @@ function handleMessage(message: Message): void {
       break;
     case "session.state": {
       const state = message.countdown as { remaining_seconds?: number; phase?: string } | undefined;
-      text(viewers, Number(message.viewers ?? 0));
+      // The room's presence count covers every server process; this one only the SFU's own.
+      if (liveRoom === null || !liveRoom.hasViewerCount) text(viewers, Number(message.viewers ?? 0));
       if (state !== undefined) countdown.sync(Number(state.remaining_seconds ?? 0), String(state.phase ?? ""));
       if (message.status === "ended") markEnded();
       else showLiveBadge(message.status === "live" && wantLive);
       break;
     }
     case "error":
+      if (liveRoom?.handle(message) === true) break;
       // Non-fatal: the socket stays usable. A refused publish is retried by the next network event.
       if (typeof message.message === "string") notice("#live-message", message.message);
       break;
     default:
+      if (tips?.handle(message) === true) break;
+      liveRoom?.handle(message);
       break;
   }
 }
@@ -295,6 +306,7 @@ function markEnded(): void {
   notice("#live-message", strings.ended ?? "");
   updateButtons();
   endButton.hidden = true;
+  liveRoom?.end();
 }
 
 function stopAll(message: string): void {
@@ -307,6 +319,7 @@ function stopAll(message: string): void {
   showQuality(strings, "offline");
   notice("#live-error", message);
   updateButtons();
+  liveRoom?.stop(message);
 }
 
 async function sampleStats(): Promise<void> {
@@ -334,6 +347,13 @@ connection?.addEventListener("change", onNetworkChange);
 document.addEventListener("visibilitychange", () => void holdWakeLock());
 window.setInterval(() => void sampleStats(), STATS_INTERVAL_MS);
 
+liveRoom = LiveRoom.mount({
+  sessionId: room.sessionId,
+  pageRole: "publisher",
+  send: (message) => signal.send(message),
+  serverNow: () => clock.serverNow(),
+  stage: required<HTMLElement>(".live__stage"),
+});
 countdown.start();
 if (ended) markEnded();
 void initCamera();

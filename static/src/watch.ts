@@ -8,6 +8,8 @@ import { DISCONNECTED_GRACE_MS, InboundMeter, STATS_INTERVAL_MS, iceGatheringCom
 import { format, notice, readRoom, readStrings, showLiveBadge, showQuality } from "./_live_room";
 import type { Message } from "./_live_signal";
 import { Clock, SignalClient } from "./_live_signal";
+import { LiveRoom } from "./_room_panel";
+import { TipMoments } from "./_room_tips";
 
 const KEYFRAME_WAIT_MS = 2_000;
 
@@ -20,6 +22,7 @@ const overlay = required<HTMLElement>("#live-overlay");
 const soundButton = required<HTMLButtonElement>("#live-sound");
 const fullscreenButton = required<HTMLButtonElement>("#live-fullscreen");
 const delay = required<HTMLElement>("#live-delay");
+const lowBandwidth = required<HTMLElement>("#live-low-bandwidth");
 
 const clock = new Clock(room.serverTimeMs);
 const countdown = new RoomCountdown(
@@ -40,6 +43,9 @@ let sessionLive = room.status === "live";
 let retryTimer: number | undefined;
 let keyframeTimer: number | undefined;
 let meter = new InboundMeter();
+let liveRoom: LiveRoom | null = null;
+// Tips: the guide's acknowledgement and running total, everyone's "thank you" moment.
+const tips = TipMoments.mount(stage);
 
 const signal = new SignalClient({
   wsPath: room.wsPath,
@@ -53,8 +59,11 @@ const signal = new SignalClient({
     onDisconnected() {
       notice("#live-message", strings.reconnecting ?? "");
       showQuality(strings, "offline");
+      liveRoom?.disconnected();
     },
     onFatal(code: string, message: string) {
+      // The tour is over (not a removal): the room stays readable and links its transcript.
+      if (code === "ended" || code === "session_ended") liveRoom?.end();
       // The server's texts are English; ours are in the guest's language where we know the code.
       finish(strings[`refused_${code}`] ?? (message || (strings.kicked ?? "")), true);
     },
@@ -72,10 +81,15 @@ function handleMessage(message: Message): void {
       }
       sessionLive = session?.status === "live";
       subscribe();
+      liveRoom?.join();
       break;
     }
     case "subscribe.offer":
       void answer(String(message.sdp ?? ""));
+      break;
+    case "rendition":
+      // The SFU moved our video to the session's small stream (weak connection) or back.
+      lowBandwidth.hidden = message.rendition !== "low";
       break;
     case "publisher.changed":
       // The guide reconnected (new epoch): the old media path is dead, ask for a new offer.
@@ -94,6 +108,8 @@ function handleMessage(message: Message): void {
       break;
     }
     default:
+      if (tips?.handle(message) === true) break;
+      liveRoom?.handle(message);
       break;
   }
 }
@@ -104,6 +120,7 @@ function subscribe(): void {
 }
 
 function closePeer(): void {
+  lowBandwidth.hidden = true; // a new connection starts on the full stream
   window.clearTimeout(retryTimer);
   window.clearTimeout(keyframeTimer);
   retryTimer = undefined;
@@ -181,6 +198,8 @@ function finish(message: string, fatal: boolean): void {
   text(delay, "—");
   countdown.markEnded();
   notice(fatal ? "#live-error" : "#live-message", message);
+  if (fatal) liveRoom?.stop(message);
+  else liveRoom?.end();
 }
 
 function toggleSound(): void {
@@ -233,6 +252,13 @@ fullscreenButton.addEventListener("click", toggleFullscreen);
 window.addEventListener("online", () => signal.reconnectSoon());
 window.setInterval(() => void sampleStats(), STATS_INTERVAL_MS);
 
+liveRoom = LiveRoom.mount({
+  sessionId: room.sessionId,
+  pageRole: "viewer",
+  send: (message) => signal.send(message),
+  serverNow: () => clock.serverNow(),
+  stage,
+});
 countdown.start();
 if (room.status === "ended") finish(strings.ended ?? "", false);
 else signal.start();

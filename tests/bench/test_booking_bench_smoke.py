@@ -8,10 +8,8 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-from django.db import connection
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the bench and its server see committed rows
 
@@ -28,27 +26,14 @@ REQUIRED_KEYS = {
 }
 
 
-def _test_database_url() -> str:
-    settings = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{settings['NAME']}"
-    credentials = quote(settings["USER"] or "", safe="")
-    if settings["PASSWORD"]:
-        credentials += ":" + quote(settings["PASSWORD"], safe="")
-    host = settings["HOST"] or ""
-    if settings["PORT"]:
-        host += f":{settings['PORT']}"
-    return f"postgres://{credentials + '@' if credentials else ''}{host}/{settings['NAME']}"
-
-
-def test_tiny_run_sells_every_seat_exactly_once_through_the_booking_page_and_reports_the_figures():
+def test_tiny_run_sells_every_seat_exactly_once_through_the_booking_page_and_reports_the_figures(test_database_url):
     completed = subprocess.run(
         [
             sys.executable,
             "bench/booking.py",
             *("--clients", "4", "--attempts", "20", "--slots", "2", "--seats-per-slot", "5"),
             *("--feed-days", "3", "--feed-requests", "5", "--feed-warmup", "1"),
-            *("--use-existing-db", "--database-url", _test_database_url()),
+            *("--use-existing-db", "--database-url", test_database_url),
         ],
         cwd=PROJECT_DIR,
         capture_output=True,

@@ -13,6 +13,7 @@ from bookings import reservations
 from bookings.models import Booking, Slot
 from payments.models import Payment
 from tests.factories import SlotFactory, TourFactory, UserFactory
+from tests.support.payments import book_and_pay, pay
 
 pytestmark = pytest.mark.django_db
 
@@ -113,7 +114,7 @@ def test_a_stored_zone_the_rules_refuse_falls_back_to_utc_instead_of_failing(cli
 
 
 def test_seats_menu_offers_one_up_to_the_seats_left(client, customer, slot):
-    reservations.book_seat(user=someone_else(), slot_id=slot.pk, seats=1, idempotency_key="other-customer-key")
+    book_and_pay(user=someone_else(), slot_id=slot.pk, seats=1, idempotency_key="other-customer-key")
     client.force_login(customer)
 
     response = client.get(book_url(slot))
@@ -186,7 +187,7 @@ def test_unknown_slot_is_404(client, customer):
 
 
 def test_page_for_a_slot_already_booked_links_to_the_booking_instead_of_a_form(client, customer, slot):
-    booking = reservations.book_seat(user=customer, slot_id=slot.pk, seats=1, idempotency_key="k" * 32).booking
+    booking = book_and_pay(user=customer, slot_id=slot.pk, seats=1, idempotency_key="k" * 32).booking
     client.force_login(customer)
 
     response = client.get(book_url(slot))
@@ -200,19 +201,37 @@ def test_page_for_a_slot_already_booked_links_to_the_booking_instead_of_a_form(c
 # --- POST: booking -------------------------------------------------------------------------------
 
 
-def test_booking_two_seats_redirects_to_the_confirmation_and_takes_the_seats(client, customer, slot):
+def pay_url(booking) -> str:
+    return reverse("payments:pay", kwargs={"payment_id": Payment.objects.get(booking=booking).pk})
+
+
+def test_booking_two_seats_of_a_paid_tour_holds_them_and_sends_the_customer_to_pay(client, customer, slot):
     client.force_login(customer)
 
     response = post_booking(client, slot, seats=2, follow=True)
 
     booking = Booking.objects.get()
-    assert response.redirect_chain == [(booking.get_absolute_url(), 302)]
-    assert "Booked!" in page_text(response)
+    assert response.redirect_chain == [(pay_url(booking), 302)]
+    assert "Your seats are held for 10 minutes: pay now to confirm the booking." in page_text(response)
+    assert "TEST MODE — no money moves." in page_text(response)
     assert booking.user == customer
     assert booking.seats == 2
-    assert booking.status == Booking.Status.CONFIRMED
+    assert booking.status == Booking.Status.PENDING_PAYMENT
     assert booking.amount_minor == 5000
     assert booked_seats(slot) == 2
+
+
+def test_booking_a_free_tour_redirects_to_the_confirmation(client, customer, frozen):
+    free = SlotFactory(tour=TourFactory(price=0), start=START, capacity=4)
+    client.force_login(customer)
+
+    response = post_booking(client, free, seats=2, follow=True)
+
+    booking = Booking.objects.get()
+    assert response.redirect_chain == [(booking.get_absolute_url(), 302)]
+    assert "Booked!" in page_text(response)
+    assert booking.status == Booking.Status.CONFIRMED
+    assert booked_seats(free) == 2
 
 
 def test_paid_booking_in_test_mode_records_a_payment_of_the_total(client, customer, slot):
@@ -226,7 +245,11 @@ def test_paid_booking_in_test_mode_records_a_payment_of_the_total(client, custom
     assert payment.provider == "test"
     assert payment.amount_minor == 7500
     assert payment.currency == "EUR"
-    assert payment.status == Payment.Status.SUCCEEDED
+    assert payment.status == Payment.Status.PENDING
+    pay(payment)
+    payment.refresh_from_db()
+    booking.refresh_from_db()
+    assert (payment.status, booking.status) == (Payment.Status.SUCCEEDED, Booking.Status.CONFIRMED)
 
 
 def test_resubmitting_the_same_form_gives_one_booking_and_the_second_answer_points_to_it(client, customer, slot):
@@ -236,11 +259,11 @@ def test_resubmitting_the_same_form_gives_one_booking_and_the_second_answer_poin
     second = post_booking(client, slot, seats=2, key="f" * 32, follow=True)
 
     booking = Booking.objects.get()
-    assert first.redirect_chain == [(booking.get_absolute_url(), 302)]
-    assert "Booked!" in page_text(first)
-    assert second.redirect_chain == [(booking.get_absolute_url(), 302)]
-    assert "You already have this booking." in page_text(second)
-    assert "Booked!" not in page_text(second)
+    assert first.redirect_chain == [(pay_url(booking), 302)]
+    assert "Your seats are held" in page_text(first)
+    assert second.redirect_chain == [(pay_url(booking), 302)]
+    assert "You already have this booking; pay to confirm it." in page_text(second)
+    assert "Your seats are held" not in page_text(second)
     assert booked_seats(slot) == 2
     assert Payment.objects.count() == 1
 
@@ -252,7 +275,7 @@ def test_two_tabs_with_different_keys_give_one_booking(client, customer, slot):
     second = post_booking(client, slot, seats=1, key="2" * 32)
 
     booking = Booking.objects.get()
-    assert first["Location"] == second["Location"] == booking.get_absolute_url()
+    assert first["Location"] == second["Location"] == pay_url(booking)
     assert booked_seats(slot) == 1
 
 
@@ -281,8 +304,8 @@ def test_after_cancelling_a_fresh_visit_can_book_the_date_again(client, customer
     assert key is not None
     response = post_booking(client, slot, key=key.group(1))
 
-    rebooked = Booking.objects.get(status=Booking.Status.CONFIRMED)
-    assert response["Location"] == rebooked.get_absolute_url()
+    rebooked = Booking.objects.get(status=Booking.Status.PENDING_PAYMENT)
+    assert response["Location"] == pay_url(rebooked)
     assert Booking.objects.count() == 2
     assert booked_seats(slot) == 1
 
@@ -307,7 +330,7 @@ def assert_nothing_booked(slot):
 
 
 def test_more_seats_than_left_is_409_with_how_many_are_left(client, customer, slot):
-    reservations.book_seat(user=someone_else(), slot_id=slot.pk, seats=2, idempotency_key="other-customer-key")
+    book_and_pay(user=someone_else(), slot_id=slot.pk, seats=2, idempotency_key="other-customer-key")
     client.force_login(customer)
 
     response = post_booking(client, slot, seats=3)
@@ -321,7 +344,7 @@ def test_more_seats_than_left_is_409_with_how_many_are_left(client, customer, sl
 
 
 def test_full_slot_is_409_on_the_page_and_on_submit(client, customer, slot):
-    reservations.book_seat(user=someone_else(), slot_id=slot.pk, seats=4, idempotency_key="other-customer-key")
+    book_and_pay(user=someone_else(), slot_id=slot.pk, seats=4, idempotency_key="other-customer-key")
     client.force_login(customer)
 
     page = client.get(book_url(slot))
@@ -437,7 +460,7 @@ def overlapping_booking(customer, slot):
     other = SlotFactory(
         tour=TourFactory(title="Uffizi highlights", duration_minutes=90), start=START - timedelta(minutes=30)
     )
-    return reservations.book_seat(user=customer, slot_id=other.pk, seats=1, idempotency_key="u" * 32).booking
+    return book_and_pay(user=customer, slot_id=other.pk, seats=1, idempotency_key="u" * 32).booking
 
 
 def test_page_warns_about_another_booking_at_the_same_time(client, customer, slot, overlapping_booking):
@@ -467,13 +490,13 @@ def test_booking_an_overlapping_tour_needs_the_explicit_confirmation(client, cus
 
     booking = Booking.objects.get(slot=slot)
     assert accepted.status_code == 302
-    assert accepted["Location"] == booking.get_absolute_url()
+    assert accepted["Location"] == pay_url(booking)
     assert booked_seats(slot) == 1
 
 
 def test_back_to_back_tours_do_not_count_as_overlapping(client, customer, slot):
     before = SlotFactory(tour=TourFactory(duration_minutes=60), start=START - timedelta(hours=1))
-    reservations.book_seat(user=customer, slot_id=before.pk, seats=1, idempotency_key="b" * 32)
+    book_and_pay(user=customer, slot_id=before.pk, seats=1, idempotency_key="b" * 32)
     client.force_login(customer)
 
     response = client.get(book_url(slot))

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from bookings.models import Booking, Slot
 from notifications.models import OutboundEmail
+from payments.models import Payment
 from tests.factories import SlotFactory, TourFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -46,7 +47,15 @@ def book(client, slot, *, seats=1):
         reverse("bookings:book_slot", kwargs={"slot_id": slot.pk}), {"seats": seats, "idempotency_key": "e" * 32}
     )
     assert response.status_code == 302
-    return Booking.objects.get(slot=slot)
+    booking = Booking.objects.get(slot=slot)
+    if booking.status == Booking.Status.PENDING_PAYMENT:
+        # A paid tour: pay on the TEST MODE page; the payment's event confirms the booking.
+        payment = Payment.objects.get(booking=booking)
+        paid = client.post(reverse("payments:test_pay", kwargs={"payment_id": payment.pk}), {"outcome": "pay"})
+        assert paid["Location"] == booking.get_absolute_url()
+        booking.refresh_from_db()
+        assert booking.status == Booking.Status.CONFIRMED
+    return booking
 
 
 def test_booking_sends_a_confirmation_with_a_request_invitation(client, customer, slot, smtp_transport):

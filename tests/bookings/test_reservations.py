@@ -31,6 +31,7 @@ from italycouch.celery import app as celery_app
 from notifications.models import Notification, OutboundEmail
 from payments.models import Payment, Refund
 from tests.factories import GuideProfileFactory, SlotFactory, TourFactory, UserFactory
+from tests.support.payments import book_and_pay, pay
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("celery_eager")]
 
@@ -83,7 +84,8 @@ def _paid_slot(price="50.00", capacity=10, start=START, **tour_fields):
 
 
 def _book(user, slot, *, seats=1, key=None, now=NOW):
-    return book_seat(
+    # A paid booking is held until paid: pay it as the TEST MODE page does, so it is confirmed.
+    return book_and_pay(
         user=user, slot_id=slot.pk, seats=seats, idempotency_key=key or f"key-{user.pk}-{slot.pk}", now=now
     )
 
@@ -118,19 +120,33 @@ def test_booking_a_free_tour_confirms_the_seats_without_any_payment():
     assert Payment.objects.count() == 0
 
 
-def test_booking_a_paid_tour_charges_price_times_seats_in_cents_through_the_test_mode_provider():
+def test_booking_a_paid_tour_holds_the_seats_and_the_test_mode_payment_confirms_them():
     slot = _paid_slot(price="39.90")
     customer = _user()
 
-    booking = _book(customer, slot, seats=3).booking
+    held = book_seat(user=customer, slot_id=slot.pk, seats=3, idempotency_key="held", now=NOW)
 
-    assert booking.amount_minor == 11970
+    booking = held.booking
+    assert (booking.status, booking.amount_minor, booking.hold_expires_at) == (
+        Booking.Status.PENDING_PAYMENT,
+        11970,
+        NOW + timedelta(minutes=10),
+    )
+    assert _slot_state(slot) == (Slot.Status.SCHEDULED, 3)  # the hold takes the seats
     payment = Payment.objects.get()
+    assert held.payment == payment
     assert (payment.booking, payment.payer, payment.kind) == (booking, customer, Payment.Kind.BOOKING)
-    assert (payment.amount_minor, payment.currency, payment.status) == (11970, "EUR", Payment.Status.SUCCEEDED)
+    assert (payment.amount_minor, payment.currency, payment.status) == (11970, "EUR", Payment.Status.PENDING)
+    assert payment.application_fee_minor == 1796  # 15 % of 119.70, rounded half up
     assert payment.provider == "test"
-    assert payment.provider_reference.startswith("ch_test_")
+    assert payment.provider_reference.startswith("pi_test_")
     assert payment.idempotency_key == f"booking:{booking.pk}:charge"
+
+    pay(payment)
+
+    booking.refresh_from_db()
+    payment.refresh_from_db()
+    assert (booking.status, payment.status) == (Booking.Status.CONFIRMED, Payment.Status.SUCCEEDED)
     assert _slot_state(slot) == (Slot.Status.SCHEDULED, 3)
 
 
@@ -273,12 +289,14 @@ def test_the_same_customer_booking_the_same_slot_with_another_key_gets_the_first
     ],
     ids=["72h", "exactly-48h", "just-under-48h", "36h", "12h"],
 )
-def test_cancelling_refunds_by_the_policy_at_that_instant(before_start, percent, refund):
+def test_cancelling_refunds_by_the_policy_at_that_instant(before_start, percent, refund, commit):
     slot = _paid_slot(price="50.00")
     customer = _user()
     booking = _book(customer, slot, seats=2).booking
 
-    outcome = cancel_booking(user=customer, booking_id=booking.pk, now=START - before_start)
+    # The refund is sent to the provider once the cancellation commits.
+    with commit():
+        outcome = cancel_booking(user=customer, booking_id=booking.pk, now=START - before_start)
 
     assert (outcome.refund_percent, outcome.refund_minor) == (percent, refund)
     booking.refresh_from_db()

@@ -10,11 +10,12 @@ from django.utils import timezone
 
 import bookings.schedule_admin  # noqa: F401 - registers the models (bookings/admin.py imports it too)
 from accounts.models import User
-from bookings import reservations, scheduling
+from bookings import scheduling
 from bookings.models import AvailabilityRule, Blackout, Booking, Reminder, Slot, Tour, TourScheduling
 from italycouch import urls as project_urls
 from payments.models import Refund
 from tests.factories import SlotFactory, TourFactory, UserFactory
+from tests.support.payments import book_and_pay
 
 # The project's URLs with the admin's built after the registrations above, whatever the import order.
 urlpatterns: list[URLPattern | URLResolver] = [
@@ -43,7 +44,7 @@ def staff_client(client):
 def booked_slot():
     slot = SlotFactory(tour=make_tour(title="Appian Way by Bike", price=Decimal("30.00")))
     customer = make_user(name="Carla Verdi", email="carla@example.com")
-    reservations.book_seat(user=customer, slot_id=slot.pk, seats=2, idempotency_key="carla")
+    book_and_pay(user=customer, slot_id=slot.pk, seats=2, idempotency_key="carla")
     return slot
 
 

@@ -14,6 +14,7 @@ from bookings.models import Booking, Reminder, Slot, Tour
 from notifications.models import Notification, OutboundEmail
 from payments.models import Payment, Refund
 from tests.factories import GuideProfileFactory, SlotFactory, TourFactory, UserFactory
+from tests.support.payments import book_and_pay
 
 pytestmark = pytest.mark.django_db
 
@@ -38,8 +39,8 @@ def bookings(slot):
     anna = make_user(name="Anna Schmidt", email="anna@example.com", timezone="Europe/Berlin")
     ben = make_user(name="", email="ben.carter@example.com", timezone="America/New_York")
     return [
-        reservations.book_seat(user=anna, slot_id=slot.pk, seats=1, idempotency_key="anna").booking,
-        reservations.book_seat(user=ben, slot_id=slot.pk, seats=2, idempotency_key="ben").booking,
+        book_and_pay(user=anna, slot_id=slot.pk, seats=1, idempotency_key="anna").booking,
+        book_and_pay(user=ben, slot_id=slot.pk, seats=2, idempotency_key="ben").booking,
     ]
 
 

@@ -139,12 +139,19 @@ def _live_site_process(django_db_setup: None, live_site_settings: dict[str, Any]
 
 
 @pytest.fixture
-def live_site(request: pytest.FixtureRequest, _live_site_process: LiveSite, transactional_db: None) -> LiveSite:
-    """The running site, with its per-process caches cleared for this test."""
+def live_site(
+    request: pytest.FixtureRequest, _live_site_process: LiveSite, transactional_db: None
+) -> Iterator[LiveSite]:
+    """The running site, with its per-process caches cleared for this test.
+
+    Afterwards (the test's pages are closed by then) the server is quiesced before pytest-django
+    flushes the database: no room bookkeeping may still be writing.
+    """
     _live_site_process.wait_until_ready()
     _live_site_process.reset()
     request.node.stash[_LOG_MARK] = (_live_site_process, _live_site_process.log_size())
-    return _live_site_process
+    yield _live_site_process
+    _live_site_process.quiesce()
 
 
 # --- The browser -------------------------------------------------------------------------------

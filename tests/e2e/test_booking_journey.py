@@ -21,7 +21,7 @@ from playwright.sync_api import expect
 
 from bookings.models import Booking, Slot
 from notifications.models import OutboundEmail
-from tests.factories import SlotFactory, TourFactory, VerifiedUserFactory
+from tests.factories import GuidePaymentAccountFactory, SlotFactory, TourFactory, VerifiedUserFactory
 
 pytestmark = pytest.mark.browser
 
@@ -40,6 +40,7 @@ def wall_time(instant: datetime, zone: ZoneInfo) -> str:
 def test_new_york_customer_books_two_seats_on_a_rome_tour_and_cancels(new_page):
     customer = VerifiedUserFactory(email="ny.customer@example.com", timezone="America/New_York")
     tour = TourFactory(title="Trastevere Food Crawl", city="Rome", timezone="Europe/Rome", price=Decimal("25.00"))
+    GuidePaymentAccountFactory(guide=tour.guide)  # the guide takes payments (test mode)
     start = (timezone.now() + timedelta(days=4)).replace(minute=0, second=0, microsecond=0)
     slot = SlotFactory(tour=tour, start=start, capacity=6)
     page = new_page(user=customer, timezone_id="America/New_York")
@@ -59,6 +60,9 @@ def test_new_york_customer_books_two_seats_on_a_rome_tour_and_cancels(new_page):
     expect(page.locator("[data-test-mode-notice]")).to_be_visible()
     page.get_by_label("Seats").select_option("2")
     page.get_by_role("button", name="Confirm booking").click()
+    # A paid tour: the seats are held while the customer pays on the TEST MODE page.
+    expect(page).to_have_url(re.compile(r"/payments/\d+/pay/$"))
+    page.get_by_role("button", name="Pay 50.00 EUR (test)").click()
 
     expect(page).to_have_url(re.compile(r"/bookings/\d+/$"))
     booking = Booking.objects.get(user=customer)

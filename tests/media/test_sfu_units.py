@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import struct
+from fractions import Fraction
 
 import av
 import pytest
-from aiortc import VideoStreamTrack
+from aiortc import RTCRtpHeaderExtensionParameters, RTCRtpParameters, VideoStreamTrack
+from aiortc.clock import current_ntp_time
+from aiortc.codecs.vpx import Vp8Encoder
+from aiortc.rtp import HeaderExtensions, HeaderExtensionsMap
 
 from streaming.sfu import forwarding
 from streaming.sfu.room import KeyframeRequester, MediaCounters, ViewerStats, ViewerTrack, _Timeline
@@ -119,3 +124,91 @@ def test_timestamps_stay_continuous_when_the_publisher_is_replaced() -> None:
 def test_only_aiortc_remote_tracks_can_be_switched_to_forwarding() -> None:
     with pytest.raises(TypeError):
         forwarding.forward_encoded(VideoStreamTrack())
+
+
+def test_shared_vp8_payloads_carrying_a_viewers_picture_id_are_byte_for_byte_aiortcs_own() -> None:
+    packetizer = forwarding.StreamPacketizer("video")
+    data = bytes(range(256)) * 12  # three RTP packets' worth
+    packet = av.Packet(data)
+    packet.pts = 123_000
+    packet.time_base = Fraction(1, 90_000)
+    frame = packetizer.frame(packet, keyframe=False)
+    pieces, timestamp = frame.packetized()
+    assert frame.packetized() is frame.packetized()
+    assert packetizer.frames_packetized == 1, "made once, however many viewers read it"
+    assert timestamp == 123_000
+    for picture_id in (0, 1, 0x1234, 0x7FFF):
+        mine = [head + (0x8000 | picture_id).to_bytes(2, "big") + tail for head, tail in pieces]
+        assert mine == Vp8Encoder._packetize(data, picture_id)
+    assert len(pieces) == 3
+
+    audio = forwarding.StreamPacketizer("audio")
+    opus = av.Packet(b"opus frame")
+    opus.pts = 960
+    opus.time_base = Fraction(1, 48_000)
+    assert audio.frame(opus, keyframe=True).packetized() == ([(b"", b"opus frame")], 960)
+
+
+def test_the_header_extension_template_matches_aiortcs_serialisation() -> None:
+    extensions_map = HeaderExtensionsMap()
+    extensions_map.configure(
+        RTCRtpParameters(
+            headerExtensions=[
+                RTCRtpHeaderExtensionParameters(id=1, uri="urn:ietf:params:rtp-hdrext:sdes:mid"),
+                RTCRtpHeaderExtensionParameters(id=3, uri="http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"),
+            ]
+        )
+    )
+    block = forwarding._ExtensionBlock(extensions_map, "0")
+    for ntp in (0, forwarding.ntp_now(), (1 << 64) - 1, 0x0123456789ABCDEF):
+        abs_send_time = (ntp >> 14) & 0xFFFFFF
+        profile, value = extensions_map.set(HeaderExtensions(mid="0", abs_send_time=abs_send_time))
+        assert block.at(ntp) == struct.pack("!HH", profile, len(value) >> 2) + value
+    assert abs(forwarding.ntp_now() - current_ntp_time()) < (1 << 32) // 100, "within 10 ms of aiortc's clock"
+
+
+def test_a_waiting_sender_is_handed_frames_directly_and_a_busy_one_reads_its_bounded_queue() -> None:
+    async def scenario() -> None:
+        track, stats, _ = make_track("video", capacity=2)
+        sent: list[bytes] = []
+        accept = True
+
+        def send_now(item: object) -> bool:
+            if accept:
+                sent.append(payload(item))
+            return accept
+
+        track.deliver_directly(send_now)
+        reading = asyncio.ensure_future(track.recv())
+        await asyncio.sleep(0)  # the sender waits on an empty queue
+        track.push(av.Packet(KEYFRAME), keyframe=True)
+        track.push(av.Packet(DELTA), keyframe=False)
+        assert sent == [KEYFRAME, DELTA], "no queue, no task switch"
+        assert track.queued == 0
+        assert not reading.done(), "the waiting sender was not woken"
+        assert stats.packets_forwarded == 2
+
+        # The room's pump is behind (CPU): frames go to the bounded queue even for a waiting sender.
+        track.push(av.Packet(b"\x11one"), keyframe=False, direct=False)
+        assert sent == [KEYFRAME, DELTA]
+        assert payload(await reading) == b"\x11one"
+        assert stats.packets_forwarded == 3
+
+        reading = asyncio.ensure_future(track.recv())
+        await asyncio.sleep(0)
+        accept = False  # e.g. a send that has to be awaited: the sender's own loop takes it
+        track.push(av.Packet(b"\x11two"), keyframe=False)
+        assert payload(await reading) == b"\x11two"
+        assert stats.packets_forwarded == 4
+
+        # A sender that is not waiting (busy, or slow) gets the bounded queue, as before.
+        accept = True
+        for n in range(3):
+            track.push(av.Packet(bytes([0x11, n])), keyframe=False)
+        assert sent == [KEYFRAME, DELTA]
+        assert track.queued == 0, "over capacity: the backlog is dropped"
+        assert track.waiting_for_keyframe
+        assert stats.packets_dropped == 3
+        track.stop()
+
+    asyncio.run(scenario())

@@ -7,7 +7,7 @@ import pytest
 from bookings.models import Booking, Slot
 from streaming.models import LiveSession, SessionBan
 from streaming.rules import Role
-from streaming.selectors import LiveAccessDenied, access_live_session, refusal_for, viewer_may_stay
+from streaming.selectors import LiveAccessDenied, access_live_session, refusal_for, refusals_for_many, viewer_may_stay
 from tests.streaming.conftest import DEADLINE, END, START, make_booking, make_slot, make_user
 
 pytestmark = pytest.mark.django_db
@@ -183,3 +183,57 @@ def test_a_viewer_may_not_stay_once_banned_or_once_the_session_is_over(live):
     refusal = refusal_for(user=live.guest, session_id=live.session.pk, now=END)
     assert refusal is not None
     assert refusal.code == "banned"
+
+
+# --- The same check for everyone in a session at once (the consumers' periodic re-check) --------
+
+
+def test_refusals_for_many_gives_each_person_the_reason_refusal_for_gives(live, django_assert_max_num_queries):
+    """The batched re-check must never let in (or keep out) anyone the one-by-one check would not."""
+    cancelled = make_booking(slot=live.slot, status=Booking.Status.CANCELLED).user
+    pending = make_booking(slot=live.slot, status=Booking.Status.PENDING_PAYMENT).user
+    banned = make_booking(slot=live.slot).user
+    SessionBan.objects.create(session=live.session, user=banned)
+    staff = make_user(is_staff=True)
+    people = [
+        (person, role)
+        for person in (live.guest, live.guide, cancelled, pending, banned, staff, make_user())
+        for role in (Role.VIEWER, Role.PUBLISHER)
+    ]
+    moments = (START - timedelta(minutes=30), START, END + timedelta(minutes=2), DEADLINE + timedelta(minutes=1))
+
+    for now in moments:
+        # A fixed number of queries, plus one per person refused for their booking (for the reason).
+        with django_assert_max_num_queries(3 + 3 * 2):
+            many = refusals_for_many(session_id=live.session.pk, people=people, now=now)
+        for person, role in people:
+            one = refusal_for(user=person, session_id=live.session.pk, role=role, now=now)
+            got = many.get((person.pk, role))
+            assert ((got.code, got.message) if got else None) == ((one.code, one.message) if one else None), (
+                person,
+                role,
+                now,
+            )
+    # During the tour: exactly the confirmed guest (viewer), the guide (both roles) and staff (viewer) may be in.
+    allowed = {
+        key
+        for key in ((p.pk, r) for p, r in people)
+        if key not in refusals_for_many(session_id=live.session.pk, people=people, now=START)
+    }
+    assert allowed == {
+        (live.guest.pk, Role.VIEWER),
+        (live.guide.pk, Role.VIEWER),
+        (live.guide.pk, Role.PUBLISHER),
+        (staff.pk, Role.VIEWER),
+    }
+
+
+def test_refusals_for_many_after_the_date_is_cancelled_refuses_everyone(live):
+    Slot.objects.filter(pk=live.slot.pk).update(status=Slot.Status.CANCELLED)
+
+    many = refusals_for_many(
+        session_id=live.session.pk, people=[(live.guest, Role.VIEWER), (live.guide, Role.PUBLISHER)]
+    )
+
+    assert {refusal.code for refusal in many.values()} == {"cancelled"}
+    assert len(many) == 2

@@ -15,6 +15,11 @@ with three changes that make it safe to share for a whole pytest(-xdist) session
   server process keeps between requests: caches (rate-limit counters), the ContentType and Site
   caches (a transactional test's flush recreates those rows with new ids), and the in-memory
   channel layer. The ``live_site`` fixture calls it before every test.
+- ``/__live_site__/quiesce`` waits (at most a few seconds) until the test's WebSockets have left,
+  closes the live rooms (chat hub, SFU rooms) and lets queued database work finish, so that the
+  test database is not flushed while the server still writes to it (PostgreSQL would detect a
+  deadlock between TRUNCATE and a room's bookkeeping). The ``live_site`` fixture calls it after
+  every test.
 
 Static files are served from STATICFILES_DIRS through Django's ``ASGIStaticFilesHandler`` (as the
 Channels live server does), since tests do not run ``collectstatic``; media through the project's
@@ -39,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 RESET_PATH = "/__live_site__/reset"
+QUIESCE_PATH = "/__live_site__/quiesce"
 _SETTINGS_ENV = "ITALYCOUCH_LIVE_SITE_SETTINGS"
 _HOST = "127.0.0.1"
 _PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -98,6 +104,15 @@ class LiveSite:
             raise LiveSiteError(f"live server is not answering ({error!r})\n{self.log_tail()}") from error
         if status != 204:
             raise LiveSiteError(f"live server answered {status} to {RESET_PATH}\n{self.log_tail()}")
+
+    def quiesce(self, timeout: float = 15.0) -> None:
+        """Let the server finish what the test's connections left behind (see the module docstring)."""
+        try:
+            status = _get_status(self.host, self.port, QUIESCE_PATH, timeout)
+        except OSError as error:
+            raise LiveSiteError(f"live server is not answering ({error!r})\n{self.log_tail()}") from error
+        if status != 204:
+            raise LiveSiteError(f"live server answered {status} to {QUIESCE_PATH}\n{self.log_tail()}")
 
     def log_size(self) -> int:
         """A mark in the server log, for ``log_since``."""
@@ -226,6 +241,8 @@ class _LiveSiteApplication:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == RESET_PATH:
             await self._reset(send)
+        elif scope["type"] == "http" and scope["path"] == QUIESCE_PATH:
+            await self._quiesce(send)
         else:
             await self.application(scope, receive, send)
 
@@ -239,6 +256,30 @@ class _LiveSiteApplication:
             await layer.flush()
         await send({"type": "http.response.start", "status": 204, "headers": []})
         await send({"type": "http.response.body", "body": b""})
+
+    async def _quiesce(self, send: Send) -> None:
+        import asyncio
+
+        from channels.db import database_sync_to_async
+
+        from chat import fanout
+        from streaming import registry
+
+        hub = fanout.get_hub()
+        deadline = asyncio.get_running_loop().time() + 5
+        # The browser has closed the test's pages; their sockets leave as Daphne notices.
+        while hub.stats()["sockets"] and asyncio.get_running_loop().time() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)  # polled: the hub has no "emptied" event to wait on
+        await fanout.close_hub()  # stops the rooms' tickers after their last write
+        await registry.get_registry().close()  # SFU rooms and their recordings
+        registry.reset_registry(None)
+        await database_sync_to_async(_no_op)()  # after every database call queued before it
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+
+def _no_op() -> None:
+    return None
 
 
 def _clear_process_caches() -> None:

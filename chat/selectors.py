@@ -1,0 +1,401 @@
+"""Reads of the live room: who someone is in a room (``access_room``), what they may see, the
+snapshot a (re)joining socket gets, the participant list, the transcript.
+
+Objects sent over the wire (person, message, question, participant) are built here, once, from
+the rows; docs/events.md ("Live room") describes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.core.cache import cache
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import User
+from bookings.models import Booking, Slot
+from chat import realtime, rules
+from chat.models import (
+    BlockedWord,
+    ChatMessage,
+    ChatTimeout,
+    Participant,
+    Question,
+    QuestionVote,
+    RoomConnection,
+    RoomState,
+)
+from chat.protocol import event, iso
+from chat.rules import MemberRole, RuleViolation
+from streaming.models import LiveSession, SessionBan, ViewerPresence
+
+__all__ = [
+    "RoomAccess",
+    "access_room",
+    "blocked_words",
+    "held_object",
+    "last_seq",
+    "message_object",
+    "participants",
+    "person",
+    "question_object",
+    "room_snapshot",
+    "sequenced_payloads",
+    "transcript",
+    "viewer_count",
+]
+
+BLOCKED_WORDS_CACHE_KEY = "chat:blocked-words"
+
+
+@dataclass(frozen=True)
+class RoomAccess:
+    """A person let into a session's room, and as what."""
+
+    session: LiveSession
+    user: User
+    role: MemberRole
+
+    @property
+    def guide_user_id(self) -> int:
+        return self.session.slot.guide.user_id
+
+    @property
+    def moderates(self) -> bool:
+        return self.role.moderates
+
+    def person(self) -> dict[str, Any]:
+        return person(self.user, session=self.session)
+
+
+def _session(session_id: int) -> LiveSession:
+    session = LiveSession.objects.select_related("slot", "slot__guide", "slot__tour").filter(pk=session_id).first()
+    if session is None:
+        raise RuleViolation("not_found", "There is no such live tour.")
+    return session
+
+
+def role_in(user: User, session: LiveSession) -> MemberRole | None:
+    """The person's role in the room, or None if they may not be in it (no booking, banned)."""
+    if session.slot.guide.user_id == user.pk:
+        return MemberRole.GUIDE
+    if user.is_staff:
+        return MemberRole.STAFF
+    if not user.is_active:
+        return None
+    booked = Booking.objects.filter(user=user, slot_id=session.slot_id, status=Booking.Status.CONFIRMED).exists()
+    if not booked or SessionBan.objects.filter(session=session, user=user).exists():
+        return None
+    return MemberRole.VIEWER
+
+
+def access_room(
+    *, user: User, session_id: int, write: bool = False, moderate: bool = False, session: LiveSession | None = None
+) -> RoomAccess:
+    """The person's access to the room, checked now; else RuleViolation.
+
+    Readers: the slot's guide, staff, and guests with a confirmed booking who are not banned
+    (``not_allowed``). ``write``: the session has not ended (``ended``: the chat is read-only
+    after the tour, also for a cancelled date). ``moderate``: the guide of the slot or staff.
+    """
+    session = session or _session(session_id)
+    role = role_in(user, session)
+    if role is None:
+        raise RuleViolation("not_allowed", "Only guests of this tour can take part in its room.")
+    if moderate and not role.moderates:
+        raise RuleViolation("not_allowed", "Only the guide and staff can do this.")
+    if write and (session.is_ended or session.slot.status == Slot.Status.CANCELLED):
+        raise RuleViolation("ended", "This live tour is over; its chat is read-only.")
+    return RoomAccess(session=session, user=user, role=role)
+
+
+# -- wire objects -----------------------------------------------------------------------------------
+
+
+def person(user: User, *, session: LiveSession) -> dict[str, Any]:
+    """``{id, name, role, country}``: the guide by their guide name, others by their own name."""
+    guide = session.slot.guide
+    if guide.user_id == user.pk:
+        name, role = guide.display_name or user.name, MemberRole.GUIDE
+    else:
+        name, role = user.name, MemberRole.STAFF if user.is_staff else MemberRole.VIEWER
+    # Never the e-mail address (get_full_name falls back to it): other guests read this.
+    return {
+        "id": user.pk,
+        "name": (name or "").strip() or f"Guest {user.pk}",
+        "role": str(role),
+        "country": user.country.strip() or None,
+    }
+
+
+def message_object(message: ChatMessage, *, session: LiveSession) -> dict[str, Any]:
+    return {
+        "id": message.pk,
+        "seq": message.seq,
+        "client_id": message.client_id,
+        "author": person(message.author, session=session),
+        "text": message.text,
+        "sent_at": iso(message.created_at),
+    }
+
+
+def held_object(message: ChatMessage, *, session: LiveSession) -> dict[str, Any]:
+    return {
+        "id": message.pk,
+        "client_id": message.client_id,
+        "author": person(message.author, session=session),
+        "text": message.text,
+        "sent_at": iso(message.created_at),
+    }
+
+
+def question_object(
+    question: Question, *, session: LiveSession, pinned_id: int | None, voted: bool | None = None
+) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": question.pk,
+        "client_id": question.client_id,
+        "author": person(question.author, session=session),
+        "text": question.text,
+        "private": question.private,
+        "votes": question.votes,
+        "answered": question.answered_at is not None,
+        "pinned": question.pk == pinned_id,
+        "asked_at": iso(question.created_at),
+    }
+    if voted is not None:
+        data["voted"] = voted
+    return data
+
+
+def question_audience(question: Question) -> dict[str, Any]:
+    """Who hears about a question: everyone, or (private) its author, the guide and staff."""
+    if question.private:
+        return {"audience": realtime.MODERATORS, "users": (question.author_id,)}
+    return {"audience": realtime.ALL}
+
+
+def visible_question(*, access: RoomAccess, question_id: int, for_update: bool = False) -> Question:
+    """A question of the room that this person may see; else ``not_found``."""
+    rows = Question.objects.select_related("author")
+    if for_update:
+        rows = rows.select_for_update(of=("self",))
+    question = rows.filter(pk=question_id, session=access.session, status=Question.Status.VISIBLE).first()
+    if question is None or (question.private and not access.moderates and question.author_id != access.user.pk):
+        raise RuleViolation("not_found", "There is no such question.")
+    return question
+
+
+# -- reads for the room ---------------------------------------------------------------------------------
+
+
+def blocked_words() -> tuple[str, ...]:
+    """The staff's blocked-word list (cached 60 s; edits clear the cache: chat/apps.py)."""
+    words = cache.get(BLOCKED_WORDS_CACHE_KEY)
+    if words is None:
+        words = tuple(BlockedWord.objects.values_list("word", flat=True))
+        cache.set(BLOCKED_WORDS_CACHE_KEY, words, 60)
+    return tuple(words)
+
+
+def last_seq(session_id: int) -> int:
+    value = RoomState.objects.filter(session_id=session_id).values_list("last_seq", flat=True).first()
+    return int(value or 0)
+
+
+def timed_out_until(*, session_id: int, user_id: int, now: datetime) -> datetime | None:
+    return (
+        ChatTimeout.objects.filter(session_id=session_id, user_id=user_id, until__gt=now)
+        .values_list("until", flat=True)
+        .first()
+    )
+
+
+def _fresh_connections(session_id: int, now: datetime) -> Q:
+    return Q(session_id=session_id, last_seen_at__gte=now - rules.CONNECTION_STALE_AFTER)
+
+
+def viewer_count(session_id: int, *, now: datetime | None = None) -> int:
+    """Guests (not the guide, not staff) with at least one live socket in the room, any process."""
+    now = now or timezone.now()
+    viewers = Participant.objects.filter(session_id=session_id, role=Participant.Role.VIEWER).values("user_id")
+    return (
+        RoomConnection.objects.filter(_fresh_connections(session_id, now), user_id__in=viewers)
+        .values("user_id")
+        .distinct()
+        .count()
+    )
+
+
+def participants(session_id: int, *, now: datetime | None = None) -> tuple[list[dict[str, Any]], int]:
+    """The participant objects (by join time) and the viewer count, as the guide sees them."""
+    now = now or timezone.now()
+    session = _session(session_id)
+    connected = set(
+        RoomConnection.objects.filter(_fresh_connections(session_id, now)).values_list("user_id", flat=True)
+    )
+    watched = dict(ViewerPresence.objects.filter(session_id=session_id).values_list("user_id", "total_seconds"))
+    result = []
+    viewers = 0
+    for row in Participant.objects.filter(session_id=session_id).select_related("user").order_by("joined_at", "pk"):
+        is_connected = row.user_id in connected
+        if is_connected and row.role == Participant.Role.VIEWER:
+            viewers += 1
+        status = rules.participant_status(connected=is_connected, last_seen_at=row.last_seen_at, now=now)
+        result.append(
+            {
+                "user": person(row.user, session=session),
+                "joined_at": iso(row.joined_at),
+                "status": str(status),
+                "watched_seconds": watched.get(row.user_id, 0),
+                "messages": row.messages,
+                "reactions": row.reactions,
+            }
+        )
+    return result, viewers
+
+
+def _messages_after(session_id: int, after_seq: int, up_to: int) -> list[ChatMessage]:
+    visible = ChatMessage.objects.filter(
+        session_id=session_id, status=ChatMessage.Status.VISIBLE, seq__gt=after_seq, seq__lte=up_to
+    ).select_related("author")
+    if after_seq == 0:
+        return list(reversed(visible.order_by("-seq")[: rules.SNAPSHOT_HISTORY]))
+    return list(visible.order_by("seq"))
+
+
+def room_snapshot(*, user: User, session_id: int, after_seq: int, now: datetime | None = None) -> dict[str, Any]:
+    """The ``room.snapshot`` frame for one reader (reaction totals are added by the caller).
+
+    ``last_seq`` is read first and bounds the messages: a message committed after that read
+    reaches the socket live, one committed before is in here, none in both (see fanout.py).
+    """
+    now = now or timezone.now()
+    access = access_room(user=user, session_id=session_id)
+    session = access.session
+    state = RoomState.objects.filter(session_id=session_id).first()
+    top = state.last_seq if state is not None else 0
+    reset = after_seq == 0 or after_seq > top
+    if not reset:
+        missed = ChatMessage.objects.filter(
+            session_id=session_id, status=ChatMessage.Status.VISIBLE, seq__gt=after_seq, seq__lte=top
+        ).count()
+        reset = missed > rules.RESUME_LIMIT
+    messages = _messages_after(session_id, 0 if reset else after_seq, top)
+    deleted: list[int] = []
+    if not reset:
+        # Messages the reader had that were deleted while they were away.
+        deleted = list(
+            ChatMessage.objects.filter(session_id=session_id, status=ChatMessage.Status.DELETED, seq__lte=after_seq)
+            .order_by("-seq")
+            .values_list("pk", flat=True)[: rules.SNAPSHOT_DELETED_IDS]
+        )
+    pinned_id = state.pinned_question_id if state is not None else None
+    questions = Question.objects.filter(session_id=session_id, status=Question.Status.VISIBLE).select_related("author")
+    if not access.moderates:
+        questions = questions.filter(Q(private=False) | Q(author=user))
+    question_rows = list(questions.order_by("-votes", "created_at")[: rules.SNAPSHOT_QUESTIONS])
+    voted = set(
+        QuestionVote.objects.filter(user=user, question__in=[q.pk for q in question_rows]).values_list(
+            "question_id", flat=True
+        )
+    )
+    until = timed_out_until(session_id=session_id, user_id=user.pk, now=now)
+    frame = event(
+        "room.snapshot",
+        messages=[message_object(message, session=session) for message in messages],
+        last_seq=top,
+        reset=reset,
+        deleted_ids=deleted,
+        reactions={},
+        questions=[
+            question_object(q, session=session, pinned_id=pinned_id, voted=q.pk in voted) for q in question_rows
+        ],
+        pinned_question_id=pinned_id,
+        slow_mode_seconds=state.slow_mode_seconds if state is not None else 0,
+        timed_out_until=iso(until) if until is not None else None,
+        me=access.person(),
+    )
+    if access.moderates:
+        held = ChatMessage.objects.filter(session_id=session_id, status=ChatMessage.Status.HELD).select_related(
+            "author"
+        )
+        frame["held"] = [held_object(message, session=session) for message in held.order_by("seq")]
+        frame["participants"], frame["viewers"] = participants(session_id, now=now)
+    else:
+        frame["viewers"] = viewer_count(session_id, now=now)
+    return frame
+
+
+def sequenced_payloads(session_id: int, *, after_seq: int, up_to: int | None = None) -> list[tuple[int, str]]:
+    """The bus envelopes of every message with a sequence number in (after_seq, up_to], in order:
+    how a process fills a gap in what it heard from the bus (a lost publish)."""
+    session = _session(session_id)
+    rows = ChatMessage.objects.filter(
+        session_id=session_id, seq__gt=after_seq, status__in=(ChatMessage.Status.VISIBLE, ChatMessage.Status.HELD)
+    ).select_related("author")
+    if up_to is not None:
+        rows = rows.filter(seq__lte=up_to)
+    return [message_payload(message, session=session) for message in rows.order_by("seq")[: rules.RESUME_LIMIT]]
+
+
+def message_payload(message: ChatMessage, *, session: LiveSession) -> tuple[int, str]:
+    """The envelope announcing a message with its sequence number: to all, or held to moderators."""
+    if message.status == ChatMessage.Status.HELD:
+        frame = event("moderation.held", message=held_object(message, session=session))
+        return message.seq, realtime.encode(frame, audience=realtime.MODERATORS, seq=message.seq)
+    frame = event("chat.message", **message_object(message, session=session))
+    return message.seq, realtime.encode(frame, seq=message.seq)
+
+
+# -- after the tour ---------------------------------------------------------------------------------
+
+
+def may_read_transcript(*, user: User, session: LiveSession) -> bool:
+    """The slot's guide, staff, and guests who booked, were present and were not banned."""
+    if user.is_staff or session.slot.guide.user_id == user.pk:
+        return True
+    if not Booking.objects.filter(user=user, slot_id=session.slot_id, status=Booking.Status.CONFIRMED).exists():
+        return False
+    if SessionBan.objects.filter(session=session, user=user).exists():
+        return False
+    return (
+        ViewerPresence.objects.filter(session=session, user=user).exists()
+        or Participant.objects.filter(session=session, user=user).exists()
+    )
+
+
+@dataclass(frozen=True)
+class Transcript:
+    session: LiveSession
+    messages: list[ChatMessage]
+    questions: list[Question]
+
+
+def transcript(*, user: User, session_id: int) -> Transcript:
+    """The read-only record of an ended session for one reader; RuleViolation not_found/not_allowed.
+
+    Before the end there is no transcript (``not_found``: the room itself is the place then).
+    """
+    session = _session(session_id)
+    if not session.is_ended:
+        raise RuleViolation("not_found", "The transcript is ready when the tour is over.")
+    if not may_read_transcript(user=user, session=session):
+        raise RuleViolation("not_allowed", "Only the people who attended this tour can read its chat.")
+    messages = list(
+        ChatMessage.objects.filter(session=session, status=ChatMessage.Status.VISIBLE)
+        .select_related("author")
+        .order_by("seq")
+    )
+    questions = Question.objects.filter(session=session, status=Question.Status.VISIBLE).select_related("author")
+    if not (user.is_staff or session.slot.guide.user_id == user.pk):
+        questions = questions.filter(Q(private=False) | Q(author=user))
+    return Transcript(session=session, messages=messages, questions=list(questions.order_by("-votes", "created_at")))
+
+
+def display_names(users: Iterable[User], *, session: LiveSession) -> dict[int, str]:
+    return {user.pk: person(user, session=session)["name"] for user in users}

@@ -1,0 +1,263 @@
+"""The room's services without sockets: who may do what, sequence numbers, idempotency, events after commit."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from bookings.models import Booking
+from chat import realtime, selectors, services
+from chat.models import ChatMessage, Question, RoomState
+from chat.rules import RuleViolation
+from streaming import services as streaming_services
+from streaming.models import LiveSession
+from tests.chat.support import Room, live_room, make_user
+
+
+class Published:
+    """Stands in for the hub: what the services published, decoded (the bus is tested elsewhere)."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.backend = self
+
+    def publish_threadsafe(self, session_id: int, payload: str) -> None:
+        envelope = realtime.decode(payload)
+        self.events.append({"session_id": session_id, "envelope": envelope})
+
+    def types(self) -> list[str]:
+        import json
+
+        return [json.loads(e["envelope"].frame)["type"] if e["envelope"].frame else "kick" for e in self.events]
+
+
+@pytest.fixture
+def published(monkeypatch: pytest.MonkeyPatch) -> Published:
+    sink = Published()
+    monkeypatch.setattr(realtime, "_current_hub", sink)
+    monkeypatch.setattr("chat.backends.redis_url", lambda: None)
+    return sink
+
+
+@pytest.fixture
+def room(transactional_db: None) -> Room:
+    # Committed for real: the events under test are sent on commit.
+    return live_room()
+
+
+def _end(room: Room) -> None:
+    streaming_services.end_session(
+        user=room.guide, session_id=room.session.pk, reason=LiveSession.EndedReason.COMPLETED
+    )
+
+
+def test_sequence_numbers_count_up_per_session(room, published):
+    other = live_room()
+    seqs = [
+        services.send_message(
+            user=room.guests[i % 2], session_id=room.session.pk, client_id=f"c{i}", text="hi"
+        ).message.seq
+        for i in range(4)
+    ]
+    other_seq = services.send_message(user=other.guest, session_id=other.session.pk, client_id="c0", text="x")
+    assert seqs == [1, 2, 3, 4]
+    assert other_seq.message.seq == 1
+    assert RoomState.objects.get(session=room.session).last_seq == 4
+    assert [e["envelope"].seq for e in published.events] == [1, 2, 3, 4, 1]
+
+
+def test_the_same_client_id_is_stored_once_but_another_author_may_use_it(room, published):
+    first = services.send_message(user=room.guest, session_id=room.session.pk, client_id="same", text="one")
+    retry = services.send_message(user=room.guest, session_id=room.session.pk, client_id="same", text="changed?")
+    someone_else = services.send_message(user=room.guests[1], session_id=room.session.pk, client_id="same", text="two")
+    assert (first.created, retry.created, someone_else.created) == (True, False, True)
+    assert retry.message.pk == first.message.pk
+    assert retry.message.text == "one"
+    assert ChatMessage.objects.count() == 2
+
+
+def test_events_go_out_only_after_commit(room, published):
+    def request_that_fails_after_the_service() -> None:
+        with transaction.atomic():
+            services.send_message(user=room.guest, session_id=room.session.pk, client_id="rolled-back", text="hi")
+            assert published.events == []
+            raise RuntimeError("the request failed after the service ran")
+
+    with pytest.raises(RuntimeError):
+        request_that_fails_after_the_service()
+    assert published.events == []
+    assert not ChatMessage.objects.exists()
+    services.send_message(user=room.guest, session_id=room.session.pk, client_id="kept", text="hi")
+    assert published.types() == ["chat.message"]
+
+
+def test_people_without_a_confirmed_booking_or_banned_cannot_write(room, published):
+    stranger = make_user()
+    with pytest.raises(RuleViolation) as refused:
+        services.send_message(user=stranger, session_id=room.session.pk, client_id="x", text="hi")
+    assert refused.value.code == "not_allowed"
+    Booking.objects.filter(user=room.guests[1]).update(status=Booking.Status.CANCELLED)
+    with pytest.raises(RuleViolation):
+        services.ask_question(user=room.guests[1], session_id=room.session.pk, client_id="q", text="?", private=False)
+    streaming_services.ban_viewer(by=room.guide, session_id=room.session.pk, user=room.guest)
+    with pytest.raises(RuleViolation) as refused:
+        services.send_message(user=room.guest, session_id=room.session.pk, client_id="x", text="hi")
+    assert refused.value.code == "not_allowed"
+    assert not ChatMessage.objects.exists()
+
+
+def test_a_guide_of_another_tour_cannot_moderate_here(room, published):
+    message = services.send_message(user=room.guest, session_id=room.session.pk, client_id="x", text="hi").message
+    intruder = live_room().guide
+    for call in (
+        lambda: services.delete_message(by=intruder, session_id=room.session.pk, message_id=message.pk),
+        lambda: services.set_slow_mode(by=intruder, session_id=room.session.pk, seconds=10),
+        lambda: services.timeout_user(by=intruder, session_id=room.session.pk, user_id=room.guest.pk, seconds=60),
+        lambda: services.ban_user(by=intruder, session_id=room.session.pk, user_id=room.guest.pk),
+        lambda: services.delete_message(by=room.guests[1], session_id=room.session.pk, message_id=message.pk),
+    ):
+        with pytest.raises(RuleViolation) as refused:
+            call()
+        assert refused.value.code == "not_allowed"
+    assert ChatMessage.objects.get().status == "visible"
+
+
+def test_after_the_session_ended_the_chat_is_read_only(room, published):
+    services.send_message(user=room.guest, session_id=room.session.pk, client_id="before", text="hi")
+    question = services.ask_question(
+        user=room.guest, session_id=room.session.pk, client_id="q", text="?", private=False
+    )
+    _end(room)
+    for call in (
+        lambda: services.send_message(user=room.guest, session_id=room.session.pk, client_id="after", text="hi"),
+        lambda: services.ask_question(
+            user=room.guest, session_id=room.session.pk, client_id="q2", text="?", private=False
+        ),
+        lambda: services.upvote_question(
+            user=room.guests[1], session_id=room.session.pk, question_id=question.question.pk
+        ),
+        lambda: services.set_slow_mode(by=room.guide, session_id=room.session.pk, seconds=10),
+    ):
+        with pytest.raises(RuleViolation) as refused:
+            call()
+        assert refused.value.code == "ended"
+    assert ChatMessage.objects.count() == 1
+    # Reading still works: the history stays.
+    snapshot = selectors.room_snapshot(user=room.guest, session_id=room.session.pk, after_seq=0)
+    assert [m["text"] for m in snapshot["messages"]] == ["hi"]
+
+
+def test_an_approved_message_takes_the_next_number_so_resuming_readers_get_it(room, published):
+    from chat.models import BlockedWord
+
+    BlockedWord.objects.create(word="spoiler")
+    held = services.send_message(
+        user=room.guest, session_id=room.session.pk, client_id="h", text="SPOILER: it ends well"
+    )
+    later = services.send_message(user=room.guests[1], session_id=room.session.pk, client_id="l", text="nice")
+    assert (held.message.status, held.message.seq, later.message.seq) == ("held", 1, 2)
+    # A viewer who saw seq 2 resumes after 2 ...
+    services.resolve_held(by=room.guide, session_id=room.session.pk, message_id=held.message.pk, approve=True)
+    snapshot = selectors.room_snapshot(user=room.guests[1], session_id=room.session.pk, after_seq=2)
+    # ... and still gets the approved message.
+    assert [(m["client_id"], m["seq"]) for m in snapshot["messages"]] == [("h", 3)]
+    assert published.types() == ["moderation.held", "chat.message", "chat.message", "moderation.resolved"]
+    assert published.events[0]["envelope"].audience == realtime.MODERATORS
+
+
+def test_the_guide_and_staff_write_past_blocked_words_and_slow_mode(room, published):
+    from chat.models import BlockedWord
+
+    BlockedWord.objects.create(word="darn")
+    services.set_slow_mode(by=room.guide, session_id=room.session.pk, seconds=60)
+    for index in range(3):
+        outcome = services.send_message(
+            user=room.guide, session_id=room.session.pk, client_id=f"g{index}", text="darn it"
+        )
+        assert outcome.message.status == "visible"
+    services.send_message(user=room.staff, session_id=room.session.pk, client_id="s", text="darn")
+    services.send_message(user=room.guest, session_id=room.session.pk, client_id="v1", text="ok")
+    with pytest.raises(RuleViolation) as refused:
+        services.send_message(user=room.guest, session_id=room.session.pk, client_id="v2", text="ok again")
+    assert refused.value.code == "slow_mode"
+    assert refused.value.retry_after == 60
+
+
+def test_slow_mode_counts_from_the_last_message_in_server_time(room, published):
+    services.set_slow_mode(by=room.guide, session_id=room.session.pk, seconds=30)
+    start = timezone.now()
+    services.send_message(user=room.guest, session_id=room.session.pk, client_id="a", text="1", now=start)
+    with pytest.raises(RuleViolation) as refused:
+        services.send_message(
+            user=room.guest, session_id=room.session.pk, client_id="b", text="2", now=start + timedelta(seconds=20)
+        )
+    assert refused.value.retry_after == 10
+    services.send_message(
+        user=room.guest, session_id=room.session.pk, client_id="b", text="2", now=start + timedelta(seconds=30)
+    )
+
+
+def test_a_timeout_ends_by_itself(room, published):
+    start = timezone.now()
+    services.timeout_user(by=room.guide, session_id=room.session.pk, user_id=room.guest.pk, seconds=60, now=start)
+    with pytest.raises(RuleViolation) as refused:
+        services.send_message(user=room.guest, session_id=room.session.pk, client_id="a", text="1", now=start)
+    assert (refused.value.code, refused.value.retry_after) == ("timed_out", 60)
+    services.send_message(
+        user=room.guest, session_id=room.session.pk, client_id="a", text="1", now=start + timedelta(seconds=61)
+    )
+    assert published.events[0]["envelope"].users == frozenset({room.guest.pk})
+
+
+def test_a_ban_goes_through_the_live_sessions_ban_and_kicks_on_every_process(room, published):
+    services.ban_user(by=room.staff, session_id=room.session.pk, user_id=room.guest.pk, reason="spam")
+    kick = published.events[0]["envelope"].kick
+    assert kick == {"user_id": room.guest.pk, "code": "banned", "message": kick["message"]}
+    assert room.session.bans.get().user == room.guest
+    with pytest.raises(RuleViolation):
+        services.ban_user(by=room.staff, session_id=room.session.pk, user_id=room.guide.pk)
+
+
+def test_private_questions_are_seen_by_their_author_the_guide_and_staff_only(room, published):
+    asked = services.ask_question(
+        user=room.guest, session_id=room.session.pk, client_id="p", text="Just for you", private=True
+    ).question
+    assert published.events[0]["envelope"].audience == realtime.MODERATORS
+    assert published.events[0]["envelope"].users == frozenset({room.guest.pk})
+    for reader, sees in ((room.guest, True), (room.guests[1], False), (room.guide, True), (room.staff, True)):
+        snapshot = selectors.room_snapshot(user=reader, session_id=room.session.pk, after_seq=0)
+        assert ([q["id"] for q in snapshot["questions"]] == [asked.pk]) is sees
+    with pytest.raises(RuleViolation) as refused:
+        services.upvote_question(user=room.guests[1], session_id=room.session.pk, question_id=asked.pk)
+    assert refused.value.code == "not_found"
+
+
+def test_a_question_with_a_blocked_word_is_refused(room, published):
+    from chat.models import BlockedWord
+
+    BlockedWord.objects.create(word="idiot")
+    with pytest.raises(RuleViolation) as refused:
+        services.ask_question(user=room.guest, session_id=room.session.pk, client_id="q", text="Idiot!", private=False)
+    assert refused.value.code == "not_allowed"
+    assert not Question.objects.exists()
+
+
+def test_presence_rows_follow_sockets_and_time(room, published):
+    now = timezone.now()
+    services.connect(user=room.guest, session_id=room.session.pk, socket_id="s1", now=now)
+    services.connect(user=room.guest, session_id=room.session.pk, socket_id="s2", now=now)
+    people, viewers = selectors.participants(room.session.pk, now=now)
+    assert (viewers, people[0]["status"]) == (1, "connected")
+    services.disconnect(socket_id="s1", now=now)
+    assert selectors.participants(room.session.pk, now=now)[0][0]["status"] == "connected"  # s2 still open
+    services.disconnect(socket_id="s2", now=now)
+    assert selectors.participants(room.session.pk, now=now + timedelta(seconds=5))[0][0]["status"] == "reconnecting"
+    assert selectors.participants(room.session.pk, now=now + timedelta(seconds=61))[0][0]["status"] == "left"
+    # A process that died leaves its rows; they stop counting once stale.
+    services.connect(user=room.guests[1], session_id=room.session.pk, socket_id="dead", now=now)
+    assert selectors.viewer_count(room.session.pk, now=now + timedelta(seconds=30)) == 1
+    assert selectors.viewer_count(room.session.pk, now=now + timedelta(seconds=46)) == 0
