@@ -217,7 +217,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
             )
         )
         if role == Role.VIEWER:
-            await database_sync_to_async(services.record_presence)(user=user, session_id=self.session_id)
+            await database_sync_to_async(services.record_presences)(session_id=self.session_id, user_ids=[user.pk])
         await self._send_state()
         self.room = RoomSession(self, user=user, kick=self._kick)
         await self.room.open()

@@ -23,7 +23,6 @@ __all__ = [
     "LiveError",
     "access_live_session",
     "countdown_for",
-    "is_banned",
     "live_session_of_slot",
     "refusal_for",
     "refusals_for_many",
@@ -54,10 +53,6 @@ def live_session_of_slot(slot_id: int) -> LiveSession | None:
     return LiveSession.objects.select_related("slot").filter(slot_id=slot_id).first()
 
 
-def is_banned(*, session_id: int, user_id: int) -> bool:
-    return SessionBan.objects.filter(session_id=session_id, user_id=user_id).exists()
-
-
 def _is_slot_guide(user: User, slot: Slot) -> bool:
     return slot.guide.user_id == user.pk
 
@@ -73,62 +68,18 @@ def _check_viewer_booking(user: User, slot: Slot) -> None:
     raise LiveAccessDenied("not_booked", "Only guests with a booking for this tour can watch it live.")
 
 
-def access_live_session(*, user: User, session_id: int, role: Role, now: datetime | None = None) -> LiveSession:
-    """Fetch a session ``user`` may enter as ``role`` at ``now``; else raise LiveAccessDenied.
+def _refusals(
+    session: LiveSession | None, people: Sequence[tuple[User, Role]], now: datetime
+) -> dict[tuple[int, Role], LiveAccessDenied]:
+    """Why each of ``people`` may not be in ``session`` at ``now``, keyed by (user id, role).
 
     Publisher: only the slot's guide (staff do not broadcast; they watch as viewers). Viewer: a
     confirmed booking on the slot, the slot's guide (to preview) or staff. Checked in this order,
     so a person gets the reason that matters most to them: not_found, cancelled (the date), then
     not_guide/not_booked, banned, ended (the guide ended it, or past end + grace), too_early.
+    Bookings and bans are read once for everybody: a fixed number of queries, plus one per person
+    refused for their booking (for the exact reason).
     """
-    now = now or timezone.now()
-    role = Role(role)
-    session = LiveSession.objects.select_related("slot", "slot__guide", "slot__tour").filter(pk=session_id).first()
-    if session is None:
-        raise LiveAccessDenied("not_found", "There is no such live tour.")
-    slot = session.slot
-    if slot.status == Slot.Status.CANCELLED or session.ended_reason == LiveSession.EndedReason.CANCELLED:
-        raise LiveAccessDenied("cancelled", "This tour date has been cancelled.")
-    if role == Role.PUBLISHER:
-        if not _is_slot_guide(user, slot):
-            raise LiveAccessDenied("not_guide", "Only the guide of this tour can broadcast it.")
-    elif not (user.is_staff or _is_slot_guide(user, slot)):
-        _check_viewer_booking(user, slot)
-        if is_banned(session_id=session.pk, user_id=user.pk):
-            raise LiveAccessDenied("banned", "You have been removed from this live tour.")
-    if session.is_ended:
-        raise LiveAccessDenied("ended", "This live tour is over.")
-    try:
-        rules.check_join_window(now, role=role, slot_start=slot.start, slot_end=slot.end, grace=session.grace)
-    except rules.OutsideWindow as refusal:
-        details = {"opens_at": refusal.opens_at} if refusal.opens_at is not None else {}
-        raise LiveAccessDenied(str(refusal.reason), refusal.message, **details) from None
-    return session
-
-
-def refusal_for(
-    *, user: User, session_id: int, role: Role = Role.VIEWER, now: datetime | None = None
-) -> LiveAccessDenied | None:
-    """Why ``user`` may not be in the session now, or None: for the consumer's disconnect message."""
-    try:
-        access_live_session(user=user, session_id=session_id, role=role, now=now)
-    except LiveAccessDenied as refusal:
-        return refusal
-    return None
-
-
-def refusals_for_many(
-    *, session_id: int, people: Sequence[tuple[User, Role]], now: datetime | None = None
-) -> dict[tuple[int, Role], LiveAccessDenied]:
-    """``refusal_for`` for everyone in a session at once, in a fixed number of queries.
-
-    The consumers of one process re-check all their sockets of a session together (a thousand
-    viewers would otherwise cost a thousand checks every interval). Keyed by (user id, role);
-    people who may stay are absent. The reasons and their order are those of
-    ``access_live_session``.
-    """
-    now = now or timezone.now()
-    session = LiveSession.objects.select_related("slot", "slot__guide").filter(pk=session_id).first()
     everyone = {(user.pk, Role(role)) for user, role in people}
     if session is None:
         return dict.fromkeys(everyone, LiveAccessDenied("not_found", "There is no such live tour."))
@@ -151,7 +102,7 @@ def refusals_for_many(
                 raise LiveAccessDenied("not_guide", "Only the guide of this tour can broadcast it.")
             if user.pk in guests and key[1] == Role.VIEWER:
                 if user.pk not in confirmed:
-                    _check_viewer_booking(user, slot)  # the exact reason (rare: one more query)
+                    _check_viewer_booking(user, slot)
                 if user.pk in banned:
                     raise LiveAccessDenied("banned", "You have been removed from this live tour.")
             if session.is_ended:
@@ -163,6 +114,36 @@ def refusals_for_many(
         except LiveAccessDenied as refusal:
             refusals[key] = refusal
     return refusals
+
+
+def access_live_session(*, user: User, session_id: int, role: Role, now: datetime | None = None) -> LiveSession:
+    """Fetch a session ``user`` may enter as ``role`` at ``now``; else raise LiveAccessDenied (see _refusals)."""
+    session = LiveSession.objects.select_related("slot", "slot__guide", "slot__tour").filter(pk=session_id).first()
+    refusal = _refusals(session, [(user, Role(role))], now or timezone.now()).get((user.pk, Role(role)))
+    if refusal is not None:
+        raise refusal
+    assert session is not None  # no session is refused as not_found
+    return session
+
+
+def refusal_for(
+    *, user: User, session_id: int, role: Role = Role.VIEWER, now: datetime | None = None
+) -> LiveAccessDenied | None:
+    """Why ``user`` may not be in the session now, or None: for the consumer's disconnect message."""
+    return refusals_for_many(session_id=session_id, people=[(user, role)], now=now).get((user.pk, Role(role)))
+
+
+def refusals_for_many(
+    *, session_id: int, people: Sequence[tuple[User, Role]], now: datetime | None = None
+) -> dict[tuple[int, Role], LiveAccessDenied]:
+    """``refusal_for`` for everyone in a session at once, in a fixed number of queries.
+
+    The consumers of one process re-check all their sockets of a session together (a thousand
+    viewers would otherwise cost a thousand checks every interval). Keyed by (user id, role);
+    people who may stay are absent.
+    """
+    session = LiveSession.objects.select_related("slot", "slot__guide").filter(pk=session_id).first()
+    return _refusals(session, people, now or timezone.now())
 
 
 def viewer_may_stay(*, user: User, session_id: int, now: datetime | None = None) -> bool:
