@@ -1,4 +1,4 @@
-# Production image of Italy From Couch: one image for web (daphne), the Celery worker and beat.
+# Production image of Italy From Couch: one image for web (uvicorn), the Celery worker and beat.
 # ITALYCOUCH_ENV=production and every secret come from docker-compose.yml (or the platform) at run
 # time; nothing secret is baked into the image.
 
@@ -45,4 +45,4 @@ RUN groupadd --system --gid 10001 italycouch \
 USER 10001:10001
 
 EXPOSE 8000
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "italycouch.asgi:application"]
+CMD ["python", "-m", "italycouch.server", "--host", "0.0.0.0", "--port", "8000"]

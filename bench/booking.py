@@ -11,7 +11,7 @@ Prints one JSON object on standard output (progress goes to standard error). Wha
    table (no password hashing, no login form in the measurement); a second guide whose tour gets
    a month of slots (2 a day) through the real ``bookings.scheduling.create_rule`` service.
 3. Booking (``--mode``):
-   - ``http`` (the default while the route ``/slots/<id>/book/`` exists): Daphne serving
+   - ``http`` (the default while the route ``/slots/<id>/book/`` exists): the web server serving
      ``italycouch.asgi:application`` in ``--server-processes`` subprocesses sharing one listening
      socket on 127.0.0.1, settings of the embedded default but PostgreSQL, DEBUG off, no Redis (so
      the confirmation e-mail is rendered and stored in the request, after commit). Each of the
@@ -122,7 +122,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--mode",
         choices=("auto", "http", "service"),
         default="auto",
-        help="http: through Daphne and the booking page; service: book_seat() in threads; "
+        help="http: through the web server and the booking page; service: book_seat() in threads; "
         "auto: http when the booking route exists",
     )
     parser.add_argument(
@@ -142,11 +142,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="the database exists and is migrated (e.g. the test database): seed only, never create or drop",
     )
     parser.add_argument("--keep-db", action="store_true", help="do not drop the created database at the end")
-    parser.add_argument("--server-processes", type=int, default=1, help="Daphne processes sharing the socket")
+    parser.add_argument("--server-processes", type=int, default=1, help="server processes sharing the socket")
     parser.add_argument("--feed-days", type=int, default=31, help="days of slots in the feed window")
     parser.add_argument("--feed-requests", type=int, default=200, help="timed feed requests")
     parser.add_argument("--feed-warmup", type=int, default=10, help="untimed feed requests first")
-    parser.add_argument("--server-log", type=Path, help="Daphne's output (default: a temporary file)")
+    parser.add_argument("--server-log", type=Path, help="the server's output (default: a temporary file)")
     args = parser.parse_args(argv)
     for name in ("clients", "attempts", "slots", "seats_per_slot", "server_processes", "feed_days", "feed_requests"):
         if getattr(args, name) < 1:
@@ -874,7 +874,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         mode = choose_mode(args.mode, data)
         feed_route = route_exists(FEED_PATH)
         log(f"mode {mode}; feed route {'present' if feed_route else 'missing'}")
-        log_path = args.server_log or Path(tempfile.mkdtemp(prefix="booking-bench-")) / "daphne.log"
+        log_path = args.server_log or Path(tempfile.mkdtemp(prefix="booking-bench-")) / "server.log"
         load = {"before": [round(value, 2) for value in os.getloadavg()]}
         with contextlib.ExitStack() as stack:
             server = None

@@ -7,7 +7,8 @@ Prints one JSON object on standard output (progress goes to standard error). Wha
 2. Seed: a guide, a tour, a slot that started five minutes ago with N seats, its live session
    (live), N customers each with a confirmed booking, and a viewer join token for each
    (``streaming.tokens.issue_join_token``, the same tokens the watch page fetches).
-3. Server: Daphne serving ``italycouch.asgi:application`` in ``--server-processes`` processes,
+3. Server: the production web process (``italycouch/server.py``: uvicorn; ``--server daphne``
+   for comparison) serving ``italycouch.asgi:application`` in ``--server-processes`` processes,
    each on its own port (so that the clients can be dealt over them explicitly). One process:
    the embedded default (in-memory channel layer, the room's in-process bus) unless
    ``--redis-url`` is given; several processes need Redis (the room's events cross processes
@@ -90,9 +91,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=30.0, help="seconds of measurement")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds between the last join and measuring")
     parser.add_argument("--drain", type=float, default=3.0, help="seconds to wait for late deliveries")
-    parser.add_argument("--server-processes", type=int, default=1, help="Daphne processes (more than 1 needs Redis)")
+    parser.add_argument("--server-processes", type=int, default=1, help="server processes (more than 1 needs Redis)")
     parser.add_argument("--redis-url", default="", help="Redis for the channel layer (e.g. redis://127.0.0.1:6379/9)")
     parser.add_argument("--pin", action="store_true", help="servers on CPU 0, clients on CPU 1")
+    parser.add_argument(
+        "--server", choices=("uvicorn", "daphne"), default="uvicorn", help="uvicorn (production) or daphne"
+    )
     parser.add_argument(
         "--database-url",
         default=os.environ.get("BENCH_DATABASE_URL", "postgres:///italycouch_chat_bench"),
@@ -101,7 +105,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--use-existing-db", action="store_true", help="seed into an existing migrated database")
     parser.add_argument("--keep-db", action="store_true", help="do not drop the created database at the end")
     parser.add_argument("--join-concurrency", type=int, default=50, help="sockets connecting at once")
-    parser.add_argument("--server-log", type=Path, help="Daphne's output (default: a temporary file)")
+    parser.add_argument("--server-log", type=Path, help="the server's output (default: a temporary file)")
     args = parser.parse_args(argv)
     if args.viewers < 1:
         parser.error("--viewers must be at least 1")
@@ -189,11 +193,13 @@ def seed(viewers: int) -> Seed:
 
 
 @contextlib.contextmanager
-def running_servers(env: dict[str, str], *, processes: int, log_dir: Path) -> Iterator[list[Server]]:
-    """``processes`` Daphne processes, each on its own port (the clients are dealt over them)."""
+def running_servers(env: dict[str, str], *, processes: int, log_dir: Path, server: str) -> Iterator[list[Server]]:
+    """``processes`` server processes, each on its own port (the clients are dealt over them)."""
     with contextlib.ExitStack() as stack:
         yield [
-            stack.enter_context(running_server(env, processes=1, log_path=log_dir / f"daphne-{index}.log"))
+            stack.enter_context(
+                running_server(env, processes=1, log_path=log_dir / f"{server}-{index}.log", server=server)
+            )
             for index in range(processes)
         ]
 
@@ -280,7 +286,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log_dir = args.server_log.parent if args.server_log else work_dir
         env = bench_environment(args.database_url, redis_url=args.redis_url or None)
         load_before = [round(value, 2) for value in os.getloadavg()]
-        with running_servers(env, processes=args.server_processes, log_dir=log_dir) as servers:
+        with running_servers(env, processes=args.server_processes, log_dir=log_dir, server=args.server) as servers:
             pinned = pin([pid for server in servers for pid in server.pids], 0) if args.pin else False
             log(
                 f"{args.viewers} viewers, {args.rate:g} messages/s from {args.senders} senders, "

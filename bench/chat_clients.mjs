@@ -27,6 +27,8 @@ const EMOJI = ["👍", "❤️", "😊", "🎉", "👏"];
 const sendTimes = new Map(); // client_id -> performance.now() at send
 const acked = new Map(); // seq -> client_id, for messages sent during the measurement
 const latencies = [];
+// The slowest delivery of each message (client_id -> ms), to show when in the run the tail happened.
+const slowest = new Map();
 const errors = {};
 const viewers = [];
 let measuring = false;
@@ -86,6 +88,7 @@ class Viewer {
         const now = performance.now();
         deliveries += 1;
         latencies.push(now - sentAt);
+        slowest.set(message.client_id, Math.max(slowest.get(message.client_id) || 0, now - sentAt));
         this.seen.set(message.seq, (this.seen.get(message.seq) || 0) + 1);
         break;
       }
@@ -179,6 +182,13 @@ async function main() {
     for (const count of viewer.seen.values()) if (count > 1) duplicated += count - 1;
   }
   latencies.sort((a, b) => a - b);
+  // Per second of the run (by send time): the slowest delivery of the messages sent in it.
+  const firstSent = Math.min(...[...slowest.keys()].map((id) => sendTimes.get(id)));
+  const bySecond = [];
+  for (const [id, worst] of slowest) {
+    const second = Math.floor((sendTimes.get(id) - firstSent) / 1000);
+    bySecond[second] = Math.max(bySecond[second] || 0, Math.round(worst));
+  }
   const result = {
     viewers_requested: viewers.length,
     viewers: joined.length,
@@ -194,6 +204,7 @@ async function main() {
     latency_p95_ms: percentile(latencies, 95),
     latency_p99_ms: percentile(latencies, 99),
     latency_max_ms: latencies.length ? Math.round(latencies[latencies.length - 1] * 10) / 10 : null,
+    latency_max_by_second_ms: Array.from(bySecond, (worst) => worst ?? null),
     lost,
     duplicated,
     reactions_sent: reactionsSent,

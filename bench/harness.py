@@ -1,4 +1,4 @@
-"""What the benchmarks share: a throw-away database, Django set-up, Daphne subprocesses, figures.
+"""What the benchmarks share: a throw-away database, Django set-up, web server subprocesses, figures.
 
 bench/booking.py and bench/chat.py import it; it has no state beyond the log's name
 (:func:`set_log_name`).
@@ -170,9 +170,18 @@ class Server:
         return total / os.sysconf("SC_CLK_TCK")
 
 
+def server_command(server: str, fd: int) -> list[str]:
+    """The command line serving the project's ASGI app on the inherited listening socket ``fd``:
+    the production web process (italycouch/server.py, uvicorn), or Daphne for comparison."""
+    if server == "daphne":
+        return [sys.executable, "-m", "daphne", "--verbosity", "0", "--fd", str(fd), "italycouch.asgi:application"]
+    return [sys.executable, "-m", "italycouch.server", "--fd", str(fd), "--log-level", "warning"]
+
+
 @contextlib.contextmanager
-def running_server(env: dict[str, str], *, processes: int, log_path: Path) -> Iterator[Server]:
-    """Daphne in ``processes`` subprocesses accepting on one socket bound here (127.0.0.1, free port).
+def running_server(env: dict[str, str], *, processes: int, log_path: Path, server: str = "uvicorn") -> Iterator[Server]:
+    """The web server (``server``: uvicorn as in production, or daphne) in ``processes``
+    subprocesses accepting on one socket bound here (127.0.0.1, free port).
 
     ``env`` is the servers' environment (:func:`bench_environment`).
     """
@@ -185,10 +194,7 @@ def running_server(env: dict[str, str], *, processes: int, log_path: Path) -> It
             for _index in range(processes):
                 servers.append(
                     subprocess.Popen(
-                        [
-                            *(sys.executable, "-m", "daphne", "--verbosity", "0"),
-                            *("--fd", str(listener.fileno()), "italycouch.asgi:application"),
-                        ],
+                        server_command(server, listener.fileno()),
                         cwd=PROJECT_DIR,
                         env=env,
                         pass_fds=[listener.fileno()],
@@ -199,20 +205,20 @@ def running_server(env: dict[str, str], *, processes: int, log_path: Path) -> It
                     )
                 )
         _wait_until_ready(port, servers, log_path)
-        log(f"{processes} Daphne process(es) on http://{HOST}:{port} (log: {log_path})")
-        yield Server(port=port, pids=[server.pid for server in servers])
+        log(f"{processes} {server} process(es) on http://{HOST}:{port} (log: {log_path})")
+        yield Server(port=port, pids=[process.pid for process in servers])
     finally:
         stopping = time.perf_counter()
-        for server in servers:
-            if server.poll() is None:
-                server.send_signal(signal.SIGTERM)
-        for server in servers:
+        for process in servers:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in servers:
             try:
-                server.wait(timeout=10)
+                process.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                log(f"Daphne {server.pid} still running 10 s after SIGTERM: killed")
-                server.kill()
-                server.wait()
+                log(f"server {process.pid} still running 10 s after SIGTERM: killed")
+                process.kill()
+                process.wait()
         log(f"server stopped in {time.perf_counter() - stopping:.1f} s")
 
 
@@ -227,7 +233,7 @@ def _wait_until_ready(port: int, servers: list[subprocess.Popen[bytes]], log_pat
     while True:
         for server in servers:
             if server.poll() is not None:
-                raise BenchError(f"Daphne exited with {server.returncode}:\n{_log_tail(log_path)}")
+                raise BenchError(f"the server exited with {server.returncode}:\n{_log_tail(log_path)}")
         try:
             connection = http.client.HTTPConnection(HOST, port, timeout=5)
             connection.request("GET", "/")
@@ -238,7 +244,7 @@ def _wait_until_ready(port: int, servers: list[subprocess.Popen[bytes]], log_pat
         if 0 < status < 500:
             return
         if time.monotonic() > deadline:
-            raise BenchError(f"Daphne did not answer within 60 s (last status {status}):\n{_log_tail(log_path)}")
+            raise BenchError(f"the server did not answer within 60 s (last status {status}):\n{_log_tail(log_path)}")
         time.sleep(0.2)
 
 

@@ -17,14 +17,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from channels.db import database_sync_to_async
-
 from accounts.models import User
 from chat import protocol, realtime, rules, selectors, services
 from chat.fanout import Hub, LocalSocket, get_hub
 from chat.protocol import dumps, event
 from chat.rules import RuleViolation
 from chat.selectors import RoomAccess
+from italycouch.live_db import live_db
+from italycouch.server_send import SERVER_SEND
 from streaming.selectors import LiveAccessDenied
 
 __all__ = ["RoomHost", "RoomSession"]
@@ -41,6 +41,8 @@ class RoomHost(Protocol):
 
     session_id: int
     viewer_id: str
+    scope: dict[str, Any]
+    base_send: Callable[[dict[str, Any]], Awaitable[None]]
 
     async def send(
         self, text_data: str | None = None, bytes_data: bytes | None = None, close: bool = False
@@ -56,6 +58,8 @@ class RoomSession:
         self.session_id = host.session_id
         self.socket_id = host.viewer_id
         self._kick_host = kick
+        # Room frames go out through the server's own send (italycouch/routing.py KeepServerSend).
+        self._server_send = host.scope.get(SERVER_SEND) or host.base_send
         self.access: RoomAccess | None = None
         self.person: dict[str, Any] = {}
         self.hub: Hub | None = None
@@ -68,7 +72,7 @@ class RoomSession:
         """Record the connection (presence) and join this process's room. Never raises: a room
         that cannot open leaves the signalling working, and room frames get ``unavailable``."""
         try:
-            self.access, self.person = await database_sync_to_async(self._connect)()
+            self.access, self.person = await live_db(self._connect)()
             self.hub = get_hub()
             socket = LocalSocket(
                 session_id=self.session_id,
@@ -100,7 +104,7 @@ class RoomSession:
                 await self.hub.detach(self.socket)
             self.socket = None
             if self.access is not None:
-                await database_sync_to_async(services.disconnect)(socket_id=self.socket_id)
+                await live_db(services.disconnect)(socket_id=self.socket_id)
                 if self.hub is not None:
                     await self.hub.backend.mark_dirty(self.session_id)
         except Exception:
@@ -116,15 +120,13 @@ class RoomSession:
     async def _send_text(self, text: str) -> None:
         if getattr(self.host, "_closing", False):
             return  # kicked or refused: the socket is closing, send nothing more
-        await self.host.send(text_data=text)
+        await self._server_send({"type": "websocket.send", "text": text})
 
     async def _send(self, frame: dict[str, Any]) -> None:
         await self._send_text(dumps(frame))
 
     async def _snapshot(self, after_seq: int) -> tuple[str, int]:
-        frame = await database_sync_to_async(selectors.room_snapshot)(
-            user=self.user, session_id=self.session_id, after_seq=after_seq
-        )
+        frame = await live_db(selectors.room_snapshot)(user=self.user, session_id=self.session_id, after_seq=after_seq)
         if self.hub is not None:
             frame["reactions"] = await self.hub.backend.reaction_totals(self.session_id)
         return dumps(frame), int(frame["last_seq"])
@@ -175,7 +177,7 @@ class RoomSession:
         elif isinstance(message, protocol.ReactionSend):
             await self._react(message.emoji)
         elif isinstance(message, protocol.QuestionAsk):
-            outcome = await database_sync_to_async(services.ask_question)(
+            outcome = await live_db(services.ask_question)(
                 user=user,
                 session_id=session_id,
                 client_id=message.client_id,
@@ -185,39 +187,33 @@ class RoomSession:
             if not outcome.created:  # a retry: the first answer may have been lost with the socket
                 await self._send(outcome.frame)
         elif isinstance(message, protocol.QuestionUpvote):
-            frame = await database_sync_to_async(services.upvote_question)(
-                user=user, session_id=session_id, question_id=message.id
-            )
+            frame = await live_db(services.upvote_question)(user=user, session_id=session_id, question_id=message.id)
             await self._send(frame)
         elif isinstance(message, protocol.QuestionAnswer):
-            await database_sync_to_async(services.answer_question)(
-                by=user, session_id=session_id, question_id=message.id
-            )
+            await live_db(services.answer_question)(by=user, session_id=session_id, question_id=message.id)
         elif isinstance(message, protocol.QuestionPin):
-            await database_sync_to_async(services.pin_question)(by=user, session_id=session_id, question_id=message.id)
+            await live_db(services.pin_question)(by=user, session_id=session_id, question_id=message.id)
         elif isinstance(message, protocol.ModerationDelete):
-            await database_sync_to_async(services.delete_message)(by=user, session_id=session_id, message_id=message.id)
+            await live_db(services.delete_message)(by=user, session_id=session_id, message_id=message.id)
         elif isinstance(message, protocol.ModerationTimeout):
-            await database_sync_to_async(services.timeout_user)(
+            await live_db(services.timeout_user)(
                 by=user, session_id=session_id, user_id=message.user_id, seconds=message.seconds
             )
         elif isinstance(message, protocol.ModerationBan):
-            await database_sync_to_async(services.ban_user)(
+            await live_db(services.ban_user)(
                 by=user, session_id=session_id, user_id=message.user_id, reason=message.reason
             )
             await self.hub.backend.mark_dirty(session_id)
         elif isinstance(message, protocol.ModerationSlowMode):
-            await database_sync_to_async(services.set_slow_mode)(
-                by=user, session_id=session_id, seconds=message.seconds
-            )
+            await live_db(services.set_slow_mode)(by=user, session_id=session_id, seconds=message.seconds)
         elif isinstance(message, protocol.ModerationResolve):
-            await database_sync_to_async(services.resolve_held)(
+            await live_db(services.resolve_held)(
                 by=user, session_id=session_id, message_id=message.id, approve=message.approve
             )
 
     async def _chat(self, message: protocol.ChatSend) -> None:
         assert self.hub is not None
-        outcome = await database_sync_to_async(services.send_message)(
+        outcome = await live_db(services.send_message)(
             user=self.user, session_id=self.session_id, client_id=message.client_id, text=message.text
         )
         stored = outcome.message
@@ -227,8 +223,9 @@ class RoomSession:
             await self._send(event("chat.held", client_id=stored.client_id))
         else:
             await self._send(event("chat.ack", client_id=stored.client_id, id=stored.pk, seq=stored.seq))
-        if outcome.created:
-            await self.hub.backend.mark_dirty(self.session_id)
+        # The message count in the participant list comes with the room's next full refresh
+        # (every few seconds), not a list per message: at 40 messages/s that list was the
+        # room's heaviest database read.
 
     async def _typing(self) -> None:
         assert self.hub is not None

@@ -10,9 +10,12 @@ sockets, holds 40+. So:
   encoding per socket. Envelopes that consumed a chat sequence number are delivered in sequence
   order; a gap (a publish lost or overtaken) is waited for briefly and then filled from the
   database, where every committed message is.
-* ``LocalSocket`` has a bounded queue and its own writer task, so a slow client never holds up
-  the loop or the others. When its queue overflows it is emptied and the client gets a fresh
-  ``room.snapshot`` of what it missed (by sequence number) instead of the dropped frames.
+* ``LocalSocket`` is written to directly in that one pass (its send coroutine stepped in place:
+  the server's send does not suspend, so there is no task switch per delivery). A socket that
+  cannot take a frame at once gets a task of its own and a bounded queue until it has caught up,
+  so a slow client never holds up the loop or the others. When its queue overflows it is emptied
+  and the client gets a fresh ``room.snapshot`` of what it missed (by sequence number) instead of
+  the dropped frames.
 * A ticker per room and process sends reaction batches (at most one per 240 ms per session,
   across processes: the slot is a Redis key), the participant list and viewer count (at most
   once per second), flushes reaction stats to the database and refreshes presence rows.
@@ -26,16 +29,15 @@ import hashlib
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from enum import Enum
 from typing import Any
-
-from channels.db import database_sync_to_async
 
 from chat import backends, realtime, rules, selectors, services
 from chat.backends import MemoryBackend, RedisBackend, RoomBackend
 from chat.protocol import dumps, event
 from chat.realtime import Envelope
+from italycouch.live_db import live_db
 
 __all__ = ["Hub", "LocalRoom", "LocalSocket", "close_hub", "get_hub"]
 
@@ -51,7 +53,17 @@ class SocketState(Enum):
 
 
 class LocalSocket:
-    """One WebSocket of this process in a room: a bounded queue of frames and a writer task."""
+    """One WebSocket of this process in a room: written to directly, queued only when it lags.
+
+    The fan-out calls :meth:`push` for each socket of the room in one pass. A socket with nothing
+    queued is written to at once: its send coroutine is stepped right there, and the server's
+    send (Daphne's; uvicorn's unless the transport is paused) finishes without suspending, so a
+    delivery costs no task switch. A send that does suspend (a client not reading, the
+    transport's buffer full) is finished by a task of that socket, and until it is done the
+    socket's later frames wait in its bounded queue: the loop and the other sockets never wait.
+    When the queue overflows it is emptied and the client gets a fresh ``room.snapshot`` of what
+    it missed (by sequence number) instead of the dropped frames.
+    """
 
     queue_limit = 1000
 
@@ -62,7 +74,7 @@ class LocalSocket:
         user_id: int,
         moderator: bool,
         socket_id: str,
-        send: Callable[[str], Awaitable[None]],
+        send: Callable[[str], Coroutine[Any, Any, None]],
         snapshot: SnapshotBuilder,
         kick: Callable[[str, str], Awaitable[None]],
     ) -> None:
@@ -78,28 +90,40 @@ class LocalSocket:
         self._snapshot = snapshot
         self._kick = kick
         self._frames: deque[tuple[str, int | None]] = deque()
-        self._wake: asyncio.Future[None] | None = None
         self._resync = False
         self._join_lock = asyncio.Lock()
+        # The task finishing a suspended send and then the queue; None while the socket keeps up.
         self._writer: asyncio.Task[None] | None = None
         self._closed = False
-
-    def start(self) -> None:
-        self._writer = asyncio.ensure_future(self._write())
 
     async def stop(self) -> None:
         self._closed = True
         self._frames.clear()
-        if self._writer is not None:
-            self._writer.cancel()
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._writer
-            self._writer = None
+                await writer
 
     def push(self, frame: str, seq: int | None) -> None:
-        """Queue a frame (never blocks). Overflow: drop the backlog and resync the client."""
-        if self.state is SocketState.IDLE or self._closed:
+        """Write a frame now, or queue it behind a pending write (never blocks). Overflow: drop
+        the backlog and resync the client."""
+        if self._closed:
             return
+        if self.state is not SocketState.LIVE:
+            if self.state is SocketState.JOINING and not self._closed:
+                self._queue(frame, seq)  # sent after the snapshot, unless it is in it
+            return
+        if self._writer is not None or self._frames:
+            self._queue(frame, seq)
+            return
+        if seq is not None:
+            if seq <= self.last_seq:
+                return  # already in a snapshot, or a repeat
+            self.last_seq = seq
+        self._write_now(frame)
+
+    def _queue(self, frame: str, seq: int | None) -> None:
         if len(self._frames) >= self.queue_limit:
             self._frames.clear()
             self.overflows += 1
@@ -107,59 +131,112 @@ class LocalSocket:
             logger.info("live room %s: socket %s fell behind; resyncing it", self.session_id, self.socket_id)
         else:
             self._frames.append((frame, seq))
-        self._notify()
 
-    def _notify(self) -> None:
-        wake = self._wake
-        if wake is not None and not wake.done():
-            wake.set_result(None)
+    def _write_now(self, frame: str) -> None:
+        """Step the send coroutine; if it suspends, a task of this socket finishes it."""
+        if self._closed:
+            return
+        coroutine = self._send(frame)
+        try:
+            waiting_on = coroutine.send(None)
+        except StopIteration:
+            return  # written
+        except Exception:
+            self._broken()
+            return
+        self._writer = asyncio.ensure_future(self._catch_up(_Resumed(coroutine, waiting_on)))
 
-    async def join(self, after_seq: int) -> None:
-        """room.join: a snapshot after ``after_seq``, then the live events not in it, in order."""
-        async with self._join_lock:
-            previous, self.state = self.state, SocketState.JOINING
-            try:
-                text, last_seq = await self._snapshot(after_seq)
-            except BaseException:
-                self.state = previous
-                self._notify()
-                raise
-            self._frames.appendleft((text, None))
-            self.last_seq = last_seq
-            self.state = SocketState.LIVE
-            self._notify()
+    def _broken(self) -> None:
+        logger.info("live room %s: socket %s cannot be written to", self.session_id, self.socket_id)
+        self._closed = True
+        self._frames.clear()
 
-    async def kick(self, code: str, message: str) -> None:
-        await self._kick(code, message)
+    def _flush(self) -> None:
+        """Start writing what was queued (after a join), unless a writer is at it already."""
+        if self._writer is None and (self._frames or self._resync) and not self._closed:
+            self._writer = asyncio.ensure_future(self._catch_up(None))
 
-    async def _write(self) -> None:
-        loop = asyncio.get_running_loop()
-        while not self._closed:
-            if self._resync and self.state is SocketState.LIVE:
-                self._resync = False
-                try:
-                    await self.join(self.last_seq)
-                except Exception:
-                    logger.exception("live room %s: resync of %s failed", self.session_id, self.socket_id)
-                continue
-            if self.state is SocketState.LIVE and self._frames:
+    async def _catch_up(self, pending: Awaitable[None] | None) -> None:
+        """Finish a suspended send, then write the queue out, resyncing after an overflow."""
+        try:
+            if pending is not None:
+                await pending
+            while not self._closed:
+                if self._resync and self.state is SocketState.LIVE:
+                    self._resync = False
+                    await self._rejoin()
+                    continue
+                if not self._frames or self.state is not SocketState.LIVE:
+                    break
                 frame, seq = self._frames.popleft()
                 if seq is not None:
                     if seq <= self.last_seq:
                         continue  # already in a snapshot, or a repeat
                     self.last_seq = seq
-                try:
-                    await self._send(frame)
-                except Exception:
-                    logger.info("live room %s: socket %s cannot be written to", self.session_id, self.socket_id)
-                    self._closed = True
-                    return
-                continue
-            self._wake = loop.create_future()
+                await self._send(frame)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            self._broken()
+        finally:
+            if self._writer is asyncio.current_task():
+                self._writer = None
+
+    async def _rejoin(self) -> None:
+        try:
+            text, last_seq = await self._snapshot(self.last_seq)
+        except Exception:
+            logger.exception("live room %s: resync of %s failed", self.session_id, self.socket_id)
+            return
+        self.last_seq = max(self.last_seq, last_seq)
+        await self._send(text)
+
+    async def join(self, after_seq: int) -> None:
+        """room.join: a snapshot after ``after_seq``, then the live events not in it, in order."""
+        async with self._join_lock:
+            # A write in progress ends first: its writer sends the snapshot next.
+            previous, self.state = self.state, SocketState.JOINING
             try:
-                await self._wake
-            finally:
-                self._wake = None
+                text, last_seq = await self._snapshot(after_seq)
+            except BaseException:
+                self.state = previous
+                self._flush()
+                raise
+            self._frames.appendleft((text, None))
+            self.last_seq = last_seq
+            self._resync = False
+            self.state = SocketState.LIVE
+            self._flush()
+
+    async def kick(self, code: str, message: str) -> None:
+        await self._kick(code, message)
+
+
+class _Resumed:
+    """Awaiting this finishes a coroutine whose first step already ran and yielded ``waiting_on``
+    (what an asyncio task does with a coroutine, taken up after its first step)."""
+
+    __slots__ = ("_coroutine", "_waiting_on")
+
+    def __init__(self, coroutine: Coroutine[Any, Any, None], waiting_on: Any) -> None:
+        self._coroutine = coroutine
+        self._waiting_on = waiting_on
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        coroutine, waiting_on = self._coroutine, self._waiting_on
+        while True:
+            try:
+                sent = yield waiting_on
+            except BaseException as error:  # cancelled while waiting: pass it in
+                try:
+                    waiting_on = coroutine.throw(error)
+                except StopIteration:
+                    return
+            else:
+                try:
+                    waiting_on = coroutine.send(sent)
+                except StopIteration:
+                    return
 
 
 class LocalRoom:
@@ -197,7 +274,7 @@ class LocalRoom:
         self._subscription = await self.backend.subscribe(self.session_id, self.on_payload)
         # Read after subscribing: a message committed later is heard on the bus; one committed
         # earlier is covered by every socket's snapshot.
-        top = await database_sync_to_async(selectors.last_seq)(self.session_id)
+        top = await live_db(selectors.last_seq)(self.session_id)
         self.next_seq = top + 1
         self._started = True
         early, self._early = self._early, []
@@ -299,9 +376,7 @@ class LocalRoom:
         logger.info(
             "live room %s: seq %s..%s not heard on the bus; reading them", self.session_id, self.next_seq, up_to
         )
-        rows = await database_sync_to_async(selectors.sequenced_payloads)(
-            self.session_id, after_seq=self.next_seq - 1, up_to=up_to
-        )
+        rows = await live_db(selectors.sequenced_payloads)(self.session_id, after_seq=self.next_seq - 1, up_to=up_to)
         for seq, payload in rows:
             if seq >= self.next_seq:
                 self._pending.setdefault(seq, realtime.decode(payload))
@@ -315,7 +390,7 @@ class LocalRoom:
 
     async def catch_up(self) -> None:
         """After the subscription reconnected: read from the database what the bus may have lost."""
-        rows = await database_sync_to_async(selectors.sequenced_payloads)(self.session_id, after_seq=self.next_seq - 1)
+        rows = await live_db(selectors.sequenced_payloads)(self.session_id, after_seq=self.next_seq - 1)
         for _seq, payload in rows:
             self._route(realtime.decode(payload))
 
@@ -375,7 +450,7 @@ class LocalRoom:
                 if now >= next_heartbeat:
                     next_heartbeat = now + rules.HEARTBEAT_SECONDS
                     socket_ids = [socket.socket_id for socket in self.sockets]
-                    await database_sync_to_async(services.heartbeat)(session_id=self.session_id, socket_ids=socket_ids)
+                    await live_db(services.heartbeat)(session_id=self.session_id, socket_ids=socket_ids)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -397,7 +472,7 @@ class LocalRoom:
         dirty = await self.backend.take_dirty(self.session_id)
         if not (dirty or full):
             return
-        people, viewers = await database_sync_to_async(selectors.participants)(self.session_id)
+        people, viewers = await live_db(selectors.participants)(self.session_id)
         frame = event("participant.list", participants=people, viewers=viewers)
         text = dumps(frame)
         digest = hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()
@@ -410,10 +485,7 @@ class LocalRoom:
         per_user = await self.backend.take_user_reactions(self.session_id)
         if per_user:
             totals = await self.backend.reaction_totals(self.session_id)
-            await database_sync_to_async(services.record_reactions)(
-                session_id=self.session_id, per_user=per_user, totals=totals
-            )
-            await self.backend.mark_dirty(self.session_id)
+            await live_db(services.record_reactions)(session_id=self.session_id, per_user=per_user, totals=totals)
 
 
 class Hub:
@@ -445,7 +517,6 @@ class Hub:
                 await room.close()
             raise
         room.sockets.add(socket)
-        socket.start()
         return room
 
     async def detach(self, socket: LocalSocket) -> None:

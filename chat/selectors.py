@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from accounts.models import User
@@ -35,6 +35,7 @@ from streaming.models import LiveSession, SessionBan, ViewerPresence
 
 __all__ = [
     "RoomAccess",
+    "SendChecks",
     "access_room",
     "blocked_words",
     "held_object",
@@ -44,6 +45,7 @@ __all__ = [
     "person",
     "question_object",
     "room_snapshot",
+    "send_checks",
     "sequenced_payloads",
     "transcript",
     "viewer_count",
@@ -72,25 +74,51 @@ class RoomAccess:
         return person(self.user, session=self.session)
 
 
+def _session_rows() -> QuerySet[LiveSession]:
+    return LiveSession.objects.select_related("slot", "slot__guide", "slot__tour")
+
+
 def _session(session_id: int) -> LiveSession:
-    session = LiveSession.objects.select_related("slot", "slot__guide", "slot__tour").filter(pk=session_id).first()
+    return _found(_session_rows().filter(pk=session_id).first())
+
+
+def _found(session: LiveSession | None) -> LiveSession:
     if session is None:
         raise RuleViolation("not_found", "There is no such live tour.")
     return session
 
 
-def role_in(user: User, session: LiveSession) -> MemberRole | None:
-    """The person's role in the room, or None if they may not be in it (no booking, banned)."""
+def _with_access_facts(rows: QuerySet[LiveSession], user: User) -> QuerySet[LiveSession]:
+    """The session rows with what ``role_in`` needs to know about ``user``, read in the same query."""
+    return rows.annotate(
+        access_booked=Exists(
+            Booking.objects.filter(user=user, slot_id=OuterRef("slot_id"), status=Booking.Status.CONFIRMED)
+        ),
+        access_banned=Exists(SessionBan.objects.filter(session_id=OuterRef("pk"), user=user)),
+    )
+
+
+def role_in(
+    user: User, session: LiveSession, *, booked: bool | None = None, banned: bool | None = None
+) -> MemberRole | None:
+    """The person's role in the room, or None if they may not be in it (no booking, banned).
+
+    ``booked`` (a confirmed booking of the slot) and ``banned`` (from the session) are queried
+    unless the caller read them already, with the session (``access_room``).
+    """
     if session.slot.guide.user_id == user.pk:
         return MemberRole.GUIDE
     if user.is_staff:
         return MemberRole.STAFF
     if not user.is_active:
         return None
-    booked = Booking.objects.filter(user=user, slot_id=session.slot_id, status=Booking.Status.CONFIRMED).exists()
-    if not booked or SessionBan.objects.filter(session=session, user=user).exists():
+    if booked is None:
+        booked = Booking.objects.filter(user=user, slot_id=session.slot_id, status=Booking.Status.CONFIRMED).exists()
+    if not booked:
         return None
-    return MemberRole.VIEWER
+    if banned is None:
+        banned = SessionBan.objects.filter(session=session, user=user).exists()
+    return None if banned else MemberRole.VIEWER
 
 
 def access_room(
@@ -101,9 +129,23 @@ def access_room(
     Readers: the slot's guide, staff, and guests with a confirmed booking who are not banned
     (``not_allowed``). ``write``: the session has not ended (``ended``: the chat is read-only
     after the tour, also for a cancelled date). ``moderate``: the guide of the slot or staff.
+    One query (the booking and the ban are read with the session) unless ``session`` is given.
     """
-    session = session or _session(session_id)
-    role = role_in(user, session)
+    if session is not None:
+        return _checked_access(user, session, role_in(user, session), write=write, moderate=moderate)
+    found = _found(_with_access_facts(_session_rows(), user).filter(pk=session_id).first())
+    return _annotated_access(user, found, write=write, moderate=moderate)
+
+
+def _annotated_access(user: User, session: LiveSession, *, write: bool, moderate: bool) -> RoomAccess:
+    facts: Any = session  # annotated by _with_access_facts
+    role = role_in(user, session, booked=facts.access_booked, banned=facts.access_banned)
+    return _checked_access(user, session, role, write=write, moderate=moderate)
+
+
+def _checked_access(
+    user: User, session: LiveSession, role: MemberRole | None, *, write: bool, moderate: bool
+) -> RoomAccess:
     if role is None:
         raise RuleViolation("not_allowed", "Only guests of this tour can take part in its room.")
     if moderate and not role.moderates:
@@ -111,6 +153,45 @@ def access_room(
     if write and (session.is_ended or session.slot.status == Slot.Status.CANCELLED):
         raise RuleViolation("ended", "This live tour is over; its chat is read-only.")
     return RoomAccess(session=session, user=user, role=role)
+
+
+@dataclass(frozen=True)
+class SendChecks:
+    """What ``services.send_message`` checks before it takes the sequence lock, read with the access.
+
+    Read without the lock; send_message guards the retry (the unique client_id) and slow mode
+    (read again when it is on) under it. The timeout needs no guard: ``timeout_user`` does not
+    take the lock, so reading it under the lock never ordered the two anyway.
+    """
+
+    access: RoomAccess
+    stored_id: int | None  # the message stored earlier under this client_id (a retry)
+    timed_out_until: datetime | None
+    slow_mode_seconds: int
+    last_sent_at: datetime | None  # the person's latest message in the session
+
+
+def send_checks(*, user: User, session_id: int, client_id: str, now: datetime) -> SendChecks:
+    """``access_room(write=True)`` and the person's state for sending a message, in one query."""
+    mine = ChatMessage.objects.filter(session_id=OuterRef("pk"), author=user)
+    rows = _with_access_facts(_session_rows(), user).annotate(
+        send_stored_id=Subquery(mine.filter(client_id=client_id).values("pk")[:1]),
+        send_timed_out_until=Subquery(
+            ChatTimeout.objects.filter(session_id=OuterRef("pk"), user=user, until__gt=now).values("until")[:1]
+        ),
+        send_slow_mode_seconds=Subquery(
+            RoomState.objects.filter(session_id=OuterRef("pk")).values("slow_mode_seconds")[:1]
+        ),
+        send_last_sent_at=Subquery(mine.order_by("-created_at").values("created_at")[:1]),
+    )
+    session: Any = _found(rows.filter(pk=session_id).first())
+    return SendChecks(
+        access=_annotated_access(user, session, write=True, moderate=False),
+        stored_id=session.send_stored_id,
+        timed_out_until=session.send_timed_out_until,
+        slow_mode_seconds=session.send_slow_mode_seconds or 0,
+        last_sent_at=session.send_last_sent_at,
+    )
 
 
 # -- wire objects -----------------------------------------------------------------------------------

@@ -1,13 +1,17 @@
 """State changes of the live room: chat, Q&A, moderation, presence. Each checks who may do it.
 
-Every function takes the acting person and checks their access itself (``selectors.access_room``):
-the consumer, the admin and tests all come through here. Events go out after commit through
-``realtime.publish_on_commit``; the caller answers the acting socket (ack, held, error).
+Every function takes the acting person and checks their access itself (``selectors.access_room``;
+``send_checks`` for a chat message): the consumer, the admin and tests all come through here.
+Events go out after commit through ``realtime.publish_on_commit``; the caller answers the acting
+socket (ack, held, error).
 
-Chat sequence numbers: the message insert runs in one transaction that locks the session's
-``RoomState`` row (``FOR UPDATE``), raises ``last_seq`` and commits. Two messages of one session
-are therefore numbered and committed one after the other: seq N+1 is never visible before seq N,
-which is what lets a process that sees a gap fetch it from the database (chat/fanout.py).
+Chat sequence numbers: the message insert runs in one transaction that raises ``last_seq`` on the
+session's ``RoomState`` row (``UPDATE ... RETURNING``: the update takes the row lock, as ``FOR
+UPDATE`` does for the room's other writers) and commits. Two messages of one session are
+therefore numbered and committed one after the other: seq N+1 is never visible before seq N,
+which is what lets a process that sees a gap fetch it from the database (chat/fanout.py). A
+transaction that raised the number and then fails rolls it back: no number is committed without
+its message.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -87,6 +91,35 @@ def _locked_state(session_id: int) -> RoomState:
     return RoomState.objects.select_for_update().get(session_id=session_id)
 
 
+def _raise_seq(session_id: int) -> tuple[int, int] | None:
+    """``last_seq + 1`` and the slow mode, in one statement that also takes the row lock; None: no row yet.
+
+    Raw SQL: the ORM's update() cannot return the new value (RETURNING: PostgreSQL, SQLite 3.35+).
+    """
+    updated_at = connection.ops.adapt_datetimefield_value(timezone.now())  # auto_now, as save() would
+    with connection.cursor() as cursor:
+        cursor.execute(
+            'UPDATE "chat_roomstate" SET "last_seq" = "last_seq" + 1, "updated_at" = %s WHERE "session_id" = %s'
+            ' RETURNING "last_seq", "slow_mode_seconds"',
+            [updated_at, session_id],
+        )
+        row = cursor.fetchone()
+    return None if row is None else (int(row[0]), int(row[1]))
+
+
+def _next_seq(session_id: int) -> tuple[int, int]:
+    """The session's next chat sequence number, and its slow mode, under the RoomState row lock.
+
+    The lock is held until the transaction ends: call it inside one, and as late as possible.
+    """
+    raised = _raise_seq(session_id)
+    if raised is None:  # the session's first message
+        RoomState.objects.get_or_create(session_id=session_id)
+        raised = _raise_seq(session_id)
+        assert raised is not None
+    return raised
+
+
 def _bump_participant(*, access: RoomAccess, now: datetime, messages: int = 0) -> None:
     updated = Participant.objects.filter(session=access.session, user=access.user).update(
         messages=F("messages") + messages
@@ -99,14 +132,26 @@ def _bump_participant(*, access: RoomAccess, now: datetime, messages: int = 0) -
         )
 
 
+def _refuse_if_timed_out(until: datetime | None, now: datetime) -> None:
+    if until is not None:
+        wait = max(1, int((until - now).total_seconds() + 0.999))
+        raise RuleViolation("timed_out", "You cannot write here for a while.", retry_after=wait)
+
+
 def _check_not_timed_out(access: RoomAccess, now: datetime) -> None:
     if access.moderates:
         return
-    until = selectors.timed_out_until(session_id=access.session.pk, user_id=access.user.pk, now=now)
-    if until is not None:
-        wait = max(1, int((until - now).total_seconds() + 0.999))
-        violation = RuleViolation("timed_out", "You cannot write here for a while.", retry_after=wait)
-        raise violation
+    _refuse_if_timed_out(selectors.timed_out_until(session_id=access.session.pk, user_id=access.user.pk, now=now), now)
+
+
+def _refuse_if_slow_mode(*, seconds: int, last_sent_at: datetime | None, now: datetime) -> None:
+    wait = rules.slow_mode_wait(last_sent_at=last_sent_at, now=now, seconds=seconds)
+    if wait:
+        raise RuleViolation("slow_mode", f"Slow mode: one message every {seconds} s.", retry_after=wait)
+
+
+def _stored(*, session_id: int, user: User, client_id: str) -> ChatMessage | None:
+    return ChatMessage.objects.filter(session_id=session_id, author=user, client_id=client_id).first()
 
 
 # -- chat -------------------------------------------------------------------------------------------
@@ -118,56 +163,68 @@ def send_message(*, user: User, session_id: int, client_id: str, text: str, now:
     Idempotent per (session, author, client_id): a retry returns the stored message and changes
     nothing, even in slow mode or over the rate limit. Refusals (RuleViolation): not_allowed,
     ended, empty, too_long, rate_limited, timed_out, slow_mode (with ``retry_after``).
+
+    The hot path of a busy room, so it is lean: one query for the access and every check, then a
+    transaction of participant update, sequence number (the lock) and insert. The checks read
+    before the lock have a guard under it: the unique (session, author, client_id) constraint for
+    a retry racing its original, slow mode read again (only when it is on) for two messages of one
+    person at once.
     """
     now = _now(now)
-    access = selectors.access_room(user=user, session_id=session_id, write=True)
-    existing = ChatMessage.objects.filter(session_id=session_id, author=user, client_id=client_id).first()
-    if existing is not None:
-        return SendOutcome(existing, created=False)
+    checks = selectors.send_checks(user=user, session_id=session_id, client_id=client_id, now=now)
+    access = checks.access
+    if checks.stored_id is not None:
+        return SendOutcome(ChatMessage.objects.get(pk=checks.stored_id), created=False)
     cleaned = rules.clean_text(text, max_chars=rules.MESSAGE_MAX_CHARS)
     rate = rules.MODERATOR_MESSAGE_RATE if access.moderates else rules.MESSAGE_RATE
     try:
         _consume(kind="message", session_id=session_id, user_id=user.pk, rate=rate, now=now)
     except RuleViolation:
         # A burst of retries of one message: the first may have been stored meanwhile.
-        existing = ChatMessage.objects.filter(session_id=session_id, author=user, client_id=client_id).first()
+        existing = _stored(session_id=session_id, user=user, client_id=client_id)
         if existing is None:
             raise
         return SendOutcome(existing, created=False)
+    if not access.moderates:
+        _refuse_if_timed_out(checks.timed_out_until, now)
+        # Refused here, most refusals in slow mode never wait for the lock.
+        _refuse_if_slow_mode(seconds=checks.slow_mode_seconds, last_sent_at=checks.last_sent_at, now=now)
     held = not access.moderates and rules.find_blocked(cleaned, selectors.blocked_words()) is not None
-    with transaction.atomic():
-        # FOR UPDATE: the sequence lock; also makes slow mode and the retry check race-free per person.
-        state = _locked_state(session_id)
-        existing = ChatMessage.objects.filter(session_id=session_id, author=user, client_id=client_id).first()
-        if existing is not None:
-            return SendOutcome(existing, created=False)
-        _check_not_timed_out(access, now)
-        if not access.moderates and state.slow_mode_seconds:
-            last = (
-                ChatMessage.objects.filter(session_id=session_id, author=user)
-                .order_by("-created_at")
-                .values_list("created_at", flat=True)
-                .first()
-            )
-            wait = rules.slow_mode_wait(last_sent_at=last, now=now, seconds=state.slow_mode_seconds)
-            if wait:
-                raise RuleViolation(
-                    "slow_mode", f"Slow mode: one message every {state.slow_mode_seconds} s.", retry_after=wait
+    try:
+        # A refusal or a duplicate rolls the whole transaction back, the raised last_seq with it: no
+        # number is ever committed without its message (a gap would stall every reader, fanout.py).
+        with transaction.atomic():
+            # Before the sequence lock, so that the lock is held for the insert only (and in the
+            # order record_reactions takes the two rows: participant, then RoomState).
+            _bump_participant(access=access, now=now, messages=1)
+            seq, slow_mode_seconds = _next_seq(session_id)
+            if slow_mode_seconds and not access.moderates:
+                # Read again under the lock (a statement after it sees every earlier commit): two
+                # messages of one person at once cannot both pass.
+                last_sent_at = (
+                    ChatMessage.objects.filter(session_id=session_id, author=user)
+                    .order_by("-created_at")
+                    .values_list("created_at", flat=True)
+                    .first()
                 )
-        state.last_seq += 1
-        state.save(update_fields=["last_seq", "updated_at"])
-        message = ChatMessage.objects.create(
-            session_id=session_id,
-            seq=state.last_seq,
-            author=user,
-            client_id=client_id,
-            text=cleaned,
-            status=ChatMessage.Status.HELD if held else ChatMessage.Status.VISIBLE,
-            created_at=now,
-        )
-        _bump_participant(access=access, now=now, messages=1)
-        _seq, payload = selectors.message_payload(message, session=access.session)
-        realtime.publish_on_commit(session_id, payload)
+                _refuse_if_slow_mode(seconds=slow_mode_seconds, last_sent_at=last_sent_at, now=now)
+            message = ChatMessage.objects.create(
+                session_id=session_id,
+                seq=seq,
+                author=user,
+                client_id=client_id,
+                text=cleaned,
+                status=ChatMessage.Status.HELD if held else ChatMessage.Status.VISIBLE,
+                created_at=now,
+            )
+            _seq, payload = selectors.message_payload(message, session=access.session)
+            realtime.publish_on_commit(session_id, payload)
+    except IntegrityError:
+        # A retry that raced its original past the first check: the original is stored now.
+        existing = _stored(session_id=session_id, user=user, client_id=client_id)
+        if existing is None:
+            raise
+        return SendOutcome(existing, created=False)
     return SendOutcome(message, created=True)
 
 
@@ -214,15 +271,13 @@ def resolve_held(
     now = _now(now)
     access = selectors.access_room(user=by, session_id=session_id, moderate=True)
     with transaction.atomic():
-        state = _locked_state(session_id) if approve else None
         message = _moderated_message(access, message_id)
         if message.status != ChatMessage.Status.HELD:
             raise RuleViolation("not_found", "There is no held message with this id.")
         message.moderated_by, message.moderated_at = by, now
-        if state is not None:
-            state.last_seq += 1
-            state.save(update_fields=["last_seq", "updated_at"])
-            message.seq = state.last_seq
+        if approve:
+            # After the message's own lock: the sequence lock is held for the update only.
+            message.seq = _next_seq(session_id)[0]
             message.status = ChatMessage.Status.VISIBLE
             message.save(update_fields=["seq", "status", "moderated_by", "moderated_at"])
             _seq, payload = selectors.message_payload(message, session=access.session)

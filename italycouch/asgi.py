@@ -7,11 +7,9 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "italycouch.settings")
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from channels.routing import ProtocolTypeRouter  # noqa: E402
 
-from italycouch.routing import websocket_urlpatterns  # noqa: E402
+from italycouch.routing import websocket_application  # noqa: E402
 from italycouch.scheduler import start_embedded_scheduler  # noqa: E402
 
 start_embedded_scheduler()
@@ -19,6 +17,6 @@ start_embedded_scheduler()
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": websocket_application(),
     }
 )

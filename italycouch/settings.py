@@ -111,6 +111,8 @@ DATABASE_URL = env.get_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"
 # (channels.db.database_sync_to_async); a new PostgreSQL connection per call cost more than the
 # queries (bench/chat.py). Checked before reuse, so a restarted database is survived.
 DATABASE_CONN_MAX_AGE = env.get_int("DATABASE_CONN_MAX_AGE", 60)
+# Threads for the live sockets' database calls on PostgreSQL (italycouch/live_db.py; SQLite: 1).
+LIVE_DB_THREADS = env.get_int("LIVE_DB_THREADS", 4)
 DATABASES = {
     "default": dj_database_url.parse(DATABASE_URL, conn_max_age=DATABASE_CONN_MAX_AGE, conn_health_checks=True)
 }

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.utils import timezone
 
 from accounts.models import User
 from chat.consumer_room import RoomSession
+from italycouch.live_db import live_db
 from streaming import recordings, selectors, services, signalling
 from streaming.models import LiveSession
 from streaming.registry import get_registry
@@ -74,6 +74,16 @@ def _enter(token: str, session_id: int) -> tuple[User, LiveSession, Role]:
     return user, session, claims.role
 
 
+def _state_text(session_id: int, snapshot: _Snapshot) -> str:
+    """The session.state frame, with the viewer count of this process's SFU room."""
+    room = get_registry().get(str(session_id))
+    viewers = room.stats().viewer_count if room is not None else 0
+    state = signalling.session_state(
+        status=snapshot.status, epoch=snapshot.epoch, viewers=viewers, countdown=snapshot.countdown
+    )
+    return json.dumps(state, separators=(",", ":"))
+
+
 @dataclass(frozen=True)
 class _Beat:
     """One periodic re-check of a session's sockets in this process: who must leave, and the state."""
@@ -104,6 +114,7 @@ class _SessionWatch:
         self.session_id = session_id
         self.consumers: set[LiveConsumer] = set()
         self.task: asyncio.Task[None] | None = None
+        self.last_state: str | None = None
 
     async def run(self) -> None:
         while self.consumers:
@@ -119,19 +130,26 @@ class _SessionWatch:
                 }.values()
             )
             try:
-                beat = await database_sync_to_async(_beat)(self.session_id, people)
+                beat = await live_db(_beat)(self.session_id, people)
             except Exception:
                 # A database hiccup must not end the re-checks for good.
                 logger.exception("live session %s: periodic re-check failed", self.session_id)
                 continue
+            # session.state, encoded once, and only when it changed since the last beat (a socket
+            # that joined since got it when it joined).
+            state = _state_text(self.session_id, beat.snapshot) if beat.snapshot is not None else None
+            if state == self.last_state:
+                state = None
+            elif state is not None:
+                self.last_state = state
             for consumer in present:
                 assert consumer.user is not None
                 refusal = beat.refusals.get((consumer.user.pk, consumer.role))
                 try:
                     if refusal is not None:
                         await consumer._kick(refusal)
-                    elif beat.snapshot is not None:
-                        await consumer._send_state(beat.snapshot)
+                    elif state is not None and not consumer._closing:
+                        await consumer.send(text_data=state)
                 except Exception:
                     logger.exception("live session %s: periodic re-check of a socket failed", self.session_id)
 
@@ -185,7 +203,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
             await self._refuse("bad_token", "A join token is required.")
             return
         try:
-            user, session, role = await database_sync_to_async(_enter)(token, self.session_id)
+            user, session, role = await live_db(_enter)(token, self.session_id)
         except InvalidJoinToken as invalid:
             message = "The join token has expired." if invalid.reason == "expired" else "The join token is not valid."
             await self._refuse("bad_token", message)
@@ -217,7 +235,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
             )
         )
         if role == Role.VIEWER:
-            await database_sync_to_async(services.record_presences)(session_id=self.session_id, user_ids=[user.pk])
+            await live_db(services.record_presences)(session_id=self.session_id, user_ids=[user.pk])
         await self._send_state()
         self.room = RoomSession(self, user=user, kick=self._kick)
         await self.room.open()
@@ -266,7 +284,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         elif isinstance(message, signalling.Publish):
             await self._publish(user, message.sdp)
         elif isinstance(message, signalling.End):
-            await database_sync_to_async(services.end_session)(
+            await live_db(services.end_session)(
                 user=user, session_id=self.session_id, reason=LiveSession.EndedReason.GUIDE_ENDED
             )
             await self.channel_layer.group_send(control_group(self.session_id), {"type": "live.ended"})
@@ -290,7 +308,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
                 room.request_viewer_keyframe(self.viewer_id)  # the low rendition's own, if on it
 
     async def _publish(self, user: User, offer_sdp: str) -> None:
-        outcome = await database_sync_to_async(services.go_live)(user=user, session_id=self.session_id, republish=True)
+        outcome = await live_db(services.go_live)(user=user, session_id=self.session_id, republish=True)
         room = self._room()
         try:
             answer = await room.publish(offer_sdp)
@@ -311,7 +329,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         )
 
     async def _subscribe(self) -> None:
-        snapshot = await database_sync_to_async(_snapshot)(self.session_id)
+        snapshot = await live_db(_snapshot)(self.session_id)
         room = self._room()
         try:
             offer = await room.subscribe(self.viewer_id, on_rendition=self._on_rendition)
@@ -343,16 +361,10 @@ class LiveConsumer(AsyncWebsocketConsumer):
         return get_registry().room(str(self.session_id))
 
     async def _send_state(self, snapshot: _Snapshot | None = None) -> None:
-        snapshot = snapshot or await database_sync_to_async(_snapshot)(self.session_id)
+        snapshot = snapshot or await live_db(_snapshot)(self.session_id)
         if snapshot is None:
             return
-        room = get_registry().get(str(self.session_id))
-        viewers = room.stats().viewer_count if room is not None else 0
-        await self._send_json(
-            signalling.session_state(
-                status=snapshot.status, epoch=snapshot.epoch, viewers=viewers, countdown=snapshot.countdown
-            )
-        )
+        await self.send(text_data=_state_text(self.session_id, snapshot))
 
     async def _kick(self, refusal: LiveAccessDenied) -> None:
         if self._closing:

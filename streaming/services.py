@@ -9,12 +9,13 @@ outcomes below say what changed so the caller knows what to announce.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import User
@@ -192,7 +193,7 @@ def record_presence(*, user: User, session_id: int, now: datetime | None = None)
 
 
 def record_presences(*, session_id: int, user_ids: Iterable[int], now: datetime | None = None) -> None:
-    """Heartbeats from several viewers of one session at once, in a fixed number of queries.
+    """Heartbeats from several viewers of one session at once, in a few queries (not one per viewer).
 
     Rows are locked in user order (two processes recording overlapping viewers cannot deadlock);
     a row created meanwhile by another process is skipped here and counted at the next beat.
@@ -202,16 +203,24 @@ def record_presences(*, session_id: int, user_ids: Iterable[int], now: datetime 
     if not wanted:
         return
     with transaction.atomic():
+        # Tuples, not model instances: a thousand viewers beat together every few seconds.
         existing = list(
             ViewerPresence.objects.select_for_update()
             .filter(session_id=session_id, user_id__in=wanted)
             .order_by("user_id")
+            .values_list("user_id", "last_seen_at")
         )
-        for presence in existing:
-            presence.total_seconds += rules.presence_increment(presence.last_seen_at, now)
-            presence.last_seen_at = max(presence.last_seen_at, now)
-        ViewerPresence.objects.bulk_update(existing, ["total_seconds", "last_seen_at"])
-        seen = {presence.user_id for presence in existing}
+        # One UPDATE per distinct whole-second increment (a handful: viewers who beat together
+        # share their last beat), not one per viewer.
+        groups: dict[int, list[int]] = defaultdict(list)
+        for user_id, last_seen_at in existing:
+            if last_seen_at < now:  # else a clock step back: nothing to add, the later time stays
+                groups[rules.presence_increment(last_seen_at, now)].append(user_id)
+        for increment, group in groups.items():
+            ViewerPresence.objects.filter(session_id=session_id, user_id__in=group).update(
+                total_seconds=F("total_seconds") + increment, last_seen_at=now
+            )
+        seen = {user_id for user_id, _last_seen_at in existing}
         ViewerPresence.objects.bulk_create(
             [
                 ViewerPresence(session_id=session_id, user_id=user_id, first_joined_at=now, last_seen_at=now)

@@ -5,6 +5,8 @@ import pytest
 from django.core.cache import cache
 from hypothesis import settings as hypothesis_settings
 
+from italycouch.live_db import close_live_db_sync
+
 # CI must be repeatable: the same examples every run (explore freely on a developer machine).
 hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
@@ -19,3 +21,11 @@ def _isolated_cache() -> Iterator[None]:
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _live_db_pool_closed() -> Iterator[None]:
+    """The live sockets' database threads (italycouch/live_db.py) outlive a test's event loop:
+    their connections close after each test, or PostgreSQL could not drop the test database."""
+    yield
+    close_live_db_sync()

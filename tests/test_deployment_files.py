@@ -81,11 +81,12 @@ def test_application_services_share_one_build_and_image(compose: dict[str, Any])
     assert len(images) == 1
 
 
-def test_commands_run_daphne_celery_worker_celery_beat_and_migrate(compose: dict[str, Any]) -> None:
+def test_commands_run_the_web_server_celery_worker_celery_beat_and_migrate(compose: dict[str, Any]) -> None:
     services = compose["services"]
 
-    assert command_line(services["web"]).startswith("daphne ")
-    assert command_line(services["web"]).endswith(" italycouch.asgi:application")
+    # The production web process (uvicorn as measured, italycouch/server.py), behind the proxy.
+    assert command_line(services["web"]).startswith("python -m italycouch.server --host 0.0.0.0 --port 8000")
+    assert "--proxy-headers" in command_line(services["web"])
     assert command_line(services["worker"]).startswith("celery -A italycouch worker")
     assert command_line(services["beat"]).startswith("celery -A italycouch beat")
     assert command_line(services["migrate"]) == "python manage.py migrate --noinput"
@@ -251,7 +252,7 @@ def test_dockerfile_installs_the_locked_requirements_and_collects_static_files()
     assert "ITALYCOUCH_ENV=production" in collectstatic[0]
 
 
-def test_dockerfile_runs_daphne_as_a_non_root_user() -> None:
+def test_dockerfile_runs_the_web_server_as_a_non_root_user() -> None:
     instructions = dockerfile_instructions()
     users = [arguments for keyword, arguments in instructions if keyword == "USER"]
     cmds = [arguments for keyword, arguments in instructions if keyword == "CMD"]
@@ -261,7 +262,7 @@ def test_dockerfile_runs_daphne_as_a_non_root_user() -> None:
     # All interfaces of the container: the port is published (to 127.0.0.1 only) by compose.
     all_interfaces = "0.0.0.0"  # noqa: S104
     assert [json.loads(cmd) for cmd in cmds] == [
-        ["daphne", "-b", all_interfaces, "-p", "8000", "italycouch.asgi:application"]
+        ["python", "-m", "italycouch.server", "--host", all_interfaces, "--port", "8000"]
     ]
 
 

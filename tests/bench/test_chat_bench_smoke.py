@@ -1,7 +1,7 @@
 """bench/chat.py still runs: a tiny live room against the test database, end to end.
 
 The figures of real runs are in docs/performance.md; this proves that the script seeds a live
-session, serves it with Daphne, drives real WebSocket viewers through the room's protocol and
+session, serves it with uvicorn (italycouch/server.py), drives real WebSocket viewers through the room's protocol and
 counts every delivery (nothing lost or duplicated) in the promised JSON.
 """
 

@@ -16,9 +16,6 @@ from datetime import timedelta
 from typing import Any, cast
 
 from asgiref.sync import sync_to_async
-from channels.auth import AuthMiddlewareStack
-from channels.routing import URLRouter
-from channels.security.websocket import AllowedHostsOriginValidator
 from channels.testing import WebsocketCommunicator
 from django.db import connections
 from django.utils import timezone
@@ -26,9 +23,10 @@ from django.utils import timezone
 from accounts.models import User
 from bookings.models import Booking, Slot
 from chat import fanout
+from italycouch.live_db import close_live_db
+from italycouch.routing import websocket_application
 from streaming import registry
 from streaming.models import LiveSession
-from streaming.routing import websocket_urlpatterns
 from streaming.rules import Role
 from streaming.tokens import issue_join_token
 from tests.factories import BookingFactory, LiveSessionFactory, SlotFactory, UserFactory
@@ -74,7 +72,7 @@ def live_room(guests: int = 2, **guest_fields: Any) -> Room:
 
 
 def application() -> Any:
-    return AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
+    return websocket_application()
 
 
 def run(scenario: Awaitable[None], timeout: float = 90) -> None:
@@ -87,6 +85,7 @@ def run(scenario: Awaitable[None], timeout: float = 90) -> None:
             if current is not None:
                 await current.close()
             await sync_to_async(connections.close_all)()
+            await close_live_db()  # and the live sockets' database threads, after their last call
 
     asyncio.run(bounded())
 

@@ -10,6 +10,7 @@ from django.db import connections
 
 from chat import services
 from chat.models import ChatMessage, RoomState
+from chat.rules import RuleViolation
 from tests.chat.support import live_room
 
 pytestmark = [
@@ -79,3 +80,39 @@ def test_simultaneous_retries_of_one_message_store_it_once():
     assert len({(pk, seq) for pk, seq, _created in results}) == 1
     assert sum(created for _pk, _seq, created in results) == 1
     assert ChatMessage.objects.count() == 1
+
+
+def test_simultaneous_retries_use_up_no_sequence_number():
+    room = live_room(guests=2)
+
+    def retry():
+        return services.send_message(user=room.guest, session_id=room.session.pk, client_id="flaky", text="hello")
+
+    _all_at_once([retry] * 5)
+
+    # A duplicate that got as far as the insert rolled its number back: the next message is 2, not 6.
+    assert RoomState.objects.get(session=room.session).last_seq == 1
+    later = services.send_message(user=room.guests[1], session_id=room.session.pk, client_id="next", text="hi")
+    assert later.message.seq == 2
+
+
+def test_slow_mode_lets_one_of_simultaneous_messages_of_one_person_through():
+    room = live_room(guests=1)
+    services.set_slow_mode(by=room.guide, session_id=room.session.pk, seconds=60)
+
+    def send(n):
+        def attempt():
+            try:
+                return services.send_message(
+                    user=room.guest, session_id=room.session.pk, client_id=f"m{n}", text="hello"
+                ).message.seq
+            except RuleViolation as refused:
+                return refused.code
+
+        return attempt
+
+    results = _all_at_once([send(n) for n in range(5)])  # as many as the rate limit lets through
+
+    assert sorted(results, key=str) == [1, "slow_mode", "slow_mode", "slow_mode", "slow_mode"]
+    assert ChatMessage.objects.count() == 1
+    assert RoomState.objects.get(session=room.session).last_seq == 1

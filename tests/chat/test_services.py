@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from typing import Any
 
@@ -11,7 +12,7 @@ from django.utils import timezone
 
 from bookings.models import Booking
 from chat import realtime, selectors, services
-from chat.models import ChatMessage, Question, RoomState
+from chat.models import ChatMessage, Participant, Question, RoomState
 from chat.rules import RuleViolation
 from streaming import services as streaming_services
 from streaming.models import LiveSession
@@ -261,3 +262,89 @@ def test_presence_rows_follow_sockets_and_time(room, published):
     services.connect(user=room.guests[1], session_id=room.session.pk, socket_id="dead", now=now)
     assert selectors.viewer_count(room.session.pk, now=now + timedelta(seconds=30)) == 1
     assert selectors.viewer_count(room.session.pk, now=now + timedelta(seconds=46)) == 0
+
+
+# -- the hot path stays lean ---------------------------------------------------------------------------
+
+
+def _after_the_sequence_lock(queries: list[dict[str, Any]]) -> list[str]:
+    """The statements run while the RoomState row is locked (the UPDATE that raises last_seq takes it)."""
+    sql = [query["sql"] for query in queries]
+    taken = next(index for index, text in enumerate(sql) if text.startswith('UPDATE "chat_roomstate"'))
+    return sql[taken + 1 :]
+
+
+def test_a_message_costs_one_query_before_its_transaction_and_two_statements_under_the_lock(
+    room, published, django_assert_max_num_queries
+):
+    services.connect(user=room.guest, session_id=room.session.pk, socket_id="s1")
+    services.send_message(user=room.guests[1], session_id=room.session.pk, client_id="first", text="hi")
+    # Access and checks (1); BEGIN, participant, sequence number, insert, COMMIT (5).
+    with django_assert_max_num_queries(6) as captured:
+        outcome = services.send_message(user=room.guest, session_id=room.session.pk, client_id="c", text="hi")
+    assert outcome.created
+    assert len(_after_the_sequence_lock(captured.captured_queries)) <= 2  # the insert and COMMIT
+    # A retry reads the stored row and writes nothing.
+    with django_assert_max_num_queries(2):
+        assert not services.send_message(user=room.guest, session_id=room.session.pk, client_id="c", text="hi").created
+
+
+def test_in_slow_mode_a_message_costs_one_more_query_under_the_lock_and_a_refusal_none(
+    room, published, django_assert_max_num_queries
+):
+    services.set_slow_mode(by=room.guide, session_id=room.session.pk, seconds=30)
+    services.connect(user=room.guest, session_id=room.session.pk, socket_id="s1")
+    selectors.blocked_words()  # cached from here on, as in a busy room
+    with django_assert_max_num_queries(7) as captured:
+        services.send_message(user=room.guest, session_id=room.session.pk, client_id="a", text="1")
+    assert len(_after_the_sequence_lock(captured.captured_queries)) <= 3  # + the person's last message
+    with django_assert_max_num_queries(1), pytest.raises(RuleViolation) as refused:
+        services.send_message(user=room.guest, session_id=room.session.pk, client_id="b", text="2")
+    assert refused.value.code == "slow_mode"
+
+
+def test_access_to_the_room_is_one_query(room, published, django_assert_num_queries):
+    room.book()
+    banned = room.guests[-1]
+    streaming_services.ban_viewer(by=room.guide, session_id=room.session.pk, user=banned)
+    for user, role in ((room.guest, "viewer"), (room.guide, "guide"), (room.staff, "staff")):
+        with django_assert_num_queries(1):
+            assert selectors.access_room(user=user, session_id=room.session.pk).role == role
+    for refused_user in (banned, make_user(), make_user(is_active=False)):
+        with django_assert_num_queries(1), pytest.raises(RuleViolation) as refused:
+            selectors.access_room(user=refused_user, session_id=room.session.pk)
+        assert refused.value.code == "not_allowed"
+
+
+def _stale_checks(monkeypatch: pytest.MonkeyPatch, **stale: Any) -> None:
+    """send_message's checks before the lock see ``stale`` values: what a concurrent sender may see."""
+    real = selectors.send_checks
+
+    def checks(**kwargs: Any) -> selectors.SendChecks:
+        return dataclasses.replace(real(**kwargs), **stale)
+
+    monkeypatch.setattr(selectors, "send_checks", checks)
+
+
+def test_a_retry_that_raced_its_original_returns_it_without_using_up_a_number(room, published, monkeypatch):
+    first = services.send_message(user=room.guest, session_id=room.session.pk, client_id="same", text="one")
+    _stale_checks(monkeypatch, stored_id=None)  # as if read just before the original committed
+    retry = services.send_message(user=room.guest, session_id=room.session.pk, client_id="same", text="one")
+    assert (retry.created, retry.message.pk) == (False, first.message.pk)
+    assert RoomState.objects.get(session=room.session).last_seq == 1  # no gap for the readers
+    assert Participant.objects.get(user=room.guest).messages == 1
+    later = services.send_message(user=room.guests[1], session_id=room.session.pk, client_id="next", text="two")
+    assert later.message.seq == 2
+    assert len(published.events) == 2
+
+
+def test_slow_mode_is_checked_again_under_the_lock(room, published, monkeypatch):
+    services.set_slow_mode(by=room.guide, session_id=room.session.pk, seconds=30)
+    services.send_message(user=room.guest, session_id=room.session.pk, client_id="a", text="1")
+    _stale_checks(monkeypatch, last_sent_at=None)  # as if read before the first message committed
+    with pytest.raises(RuleViolation) as refused:
+        services.send_message(user=room.guest, session_id=room.session.pk, client_id="b", text="2")
+    assert (refused.value.code, refused.value.retry_after) == ("slow_mode", 30)
+    assert RoomState.objects.get(session=room.session).last_seq == 1
+    assert Participant.objects.get(user=room.guest).messages == 1
+    assert published.types() == ["moderation.slow_mode", "chat.message"]

@@ -1,9 +1,9 @@
-"""Browser-test fixtures: the live site served by Daphne, and headless Chromium through Playwright.
+"""Browser-test fixtures: the live site served by uvicorn (as in production), and headless Chromium through Playwright.
 
 Registered for the whole suite in tests/conftest.py (``pytest_plugins``). Mark every test that
 uses them ``@pytest.mark.browser`` (the ``browser`` fixture refuses to run otherwise).
 
-- ``live_site``: the project's ASGI app (HTTP + WebSocket) in a Daphne process on 127.0.0.1,
+- ``live_site``: the project's ASGI app (HTTP + WebSocket) in a uvicorn process on 127.0.0.1,
   shared by the session (one per xdist worker), against pytest-django's test database. Requesting
   it makes the test transactional: the server only sees committed rows. ``.url``, ``.ws_url``.
 - ``live_site_settings``: session-scoped, ``{}`` by default; override it to pass settings to the

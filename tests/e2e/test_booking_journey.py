@@ -1,6 +1,6 @@
 """A customer in New York finds a Rome tour on the calendar, books two seats, gets the invitation, cancels.
 
-Through the live site (Daphne) and Chromium: the page shows both clocks, the booking lands on the
+Through the live site (uvicorn) and Chromium: the page shows both clocks, the booking lands on the
 confirmation with calendar links, the invitation e-mail is a row the server wrote, and cancelling
 gives the seats back.
 """

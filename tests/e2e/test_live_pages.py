@@ -1,6 +1,6 @@
 """The live pages in Chromium: the guide's camera preview, a refusal, and a guest watching the guide live.
 
-Real parts throughout: Daphne with the signalling consumer and the aiortc SFU in-process, Chromium
+Real parts throughout: uvicorn with the signalling consumer and the aiortc SFU in-process, Chromium
 with its fake camera. WebRTC stays on loopback: the shared live server's SFU offers only a loopback
 address (fixtures.py: live_site_settings; Chromium's flags there allow loopback candidates), never this machine's eth0.
 """

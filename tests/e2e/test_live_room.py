@@ -1,6 +1,6 @@
 """The live room beside the video, in Chromium: a guide and two guests in one live tour.
 
-Real parts throughout: Daphne with the signalling consumer and the room (chat/), PostgreSQL,
+Real parts throughout: uvicorn with the signalling consumer and the room (chat/), PostgreSQL,
 Chromium with its fake camera (fixtures.py). Where a test needs a network that misbehaves (an
 ack lost with the socket, a guest offline for a while) Playwright's WebSocket routing sits between
 the page and the real server and drops or closes the connection; the server is never faked.

@@ -1,6 +1,6 @@
 """A customer books and pays a paid tour in TEST MODE, cancels inside the full-refund window, sees the refund.
 
-Through the live site (Daphne) and Chromium against the test-mode provider: the pay page says TEST
+Through the live site (uvicorn) and Chromium against the test-mode provider: the pay page says TEST
 MODE, "Pay" makes the test provider emit payment_intent.succeeded, which the server records and
 processes like Stripe's webhook (confirming the booking), and the cancellation's refund is sent
 and shown on the booking page.

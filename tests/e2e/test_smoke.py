@@ -1,4 +1,4 @@
-"""The browser-test harness itself: Daphne serves the site, Chromium loads it cleanly."""
+"""The browser-test harness itself: uvicorn (as in production) serves the site, Chromium loads it cleanly."""
 
 from urllib.parse import urlsplit
 
@@ -11,7 +11,7 @@ from tests.factories import UserFactory
 pytestmark = pytest.mark.browser
 
 
-def test_home_page_comes_from_daphne_with_its_stylesheet_and_script(page, live_site):
+def test_home_page_comes_from_uvicorn_with_its_stylesheet_and_script(page, live_site):
     statuses: dict[str, int] = {}
     page.on("response", lambda response: statuses.setdefault(urlsplit(response.url).path, response.status))
 
@@ -19,7 +19,7 @@ def test_home_page_comes_from_daphne_with_its_stylesheet_and_script(page, live_s
 
     assert response is not None
     assert response.status == 200
-    assert response.headers["server"] == "daphne"
+    assert response.headers["server"] == "uvicorn"
     assert "script-src 'self'" in response.headers["content-security-policy"]
     assert statuses["/static/css/site.css"] == 200
     assert statuses["/static/build/site.js"] == 200
@@ -54,7 +54,7 @@ def test_server_answers_a_websocket_to_an_unknown_path_without_hanging(page, liv
     assert closed["opened"] is False
     assert closed["code"] == 1006  # the handshake was refused
     assert closed["ms"] < 5_000
-    # The handshake reached Daphne (a refused connection reads "net::ERR_CONNECTION_REFUSED").
+    # The handshake reached the server (a refused connection reads "net::ERR_CONNECTION_REFUSED").
     browser_problems.expect(r"/ws/no-such-route/' failed: Error during WebSocket handshake: Unexpected response code")
 
 

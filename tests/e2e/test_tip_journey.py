@@ -1,7 +1,7 @@
 """A guest tips the guide during a live tour in TEST MODE; the guide's broadcast page acknowledges
 it at once, the room sees the thank-you moment, and the guide's tips and earnings pages show it.
 
-Real parts throughout: Daphne with the live socket and the room, PostgreSQL (when DATABASE_URL
+Real parts throughout: uvicorn with the live socket and the room, PostgreSQL (when DATABASE_URL
 names it), Chromium with its fake camera, the test-mode payment provider whose "Pay" button emits
 the event Stripe would send, processed by the same code as Stripe's webhooks.
 """

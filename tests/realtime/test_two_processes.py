@@ -1,6 +1,6 @@
 """Two real ASGI server processes on Redis: chat, reactions and presence cross them.
 
-Each server is Daphne serving the project's ASGI app in its own interpreter (the browser tests'
+Each server is uvicorn serving the project's ASGI app in its own interpreter (the browser tests'
 ``run_live_site``), both on the test database and on this test process's Redis database, so the
 room's events can only reach the other process through Redis. Clients are real WebSocket
 connections (the ``websockets`` library) with the join tokens the watch page would fetch.

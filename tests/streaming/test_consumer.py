@@ -14,21 +14,19 @@ from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.auth import AuthMiddlewareStack
 from channels.db import database_sync_to_async
 from channels.layers import channel_layers
-from channels.routing import URLRouter
-from channels.security.websocket import AllowedHostsOriginValidator
 from channels.testing import WebsocketCommunicator
 from django.db import connections
 from django.utils import timezone
 
 from accounts.models import User
 from bookings.models import Booking
+from italycouch.live_db import close_live_db
+from italycouch.routing import websocket_application
 from streaming import registry, services
 from streaming.consumers import FATAL_CLOSE_CODE, LiveConsumer
 from streaming.models import LiveSession
-from streaming.routing import websocket_urlpatterns
 from streaming.rules import Role
 from streaming.sfu import SfuConfig, SfuRegistry
 from streaming.signalling import MAX_MESSAGE_BYTES
@@ -41,7 +39,7 @@ STEP_TIMEOUT = 5.0
 
 def application() -> Any:
     """The websocket half of italycouch/asgi.py, with the streaming routes."""
-    return AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
+    return websocket_application()
 
 
 def run(scenario: Awaitable[None], timeout: float = 60) -> None:
@@ -56,6 +54,7 @@ def run(scenario: Awaitable[None], timeout: float = 60) -> None:
             # The consumer's database calls ran in asgiref's worker thread, which outlives this
             # loop: close its connections, or the test database cannot be dropped (PostgreSQL).
             await sync_to_async(connections.close_all)()
+            await close_live_db()  # and the live sockets' database threads, after their last call
 
     asyncio.run(bounded())
 

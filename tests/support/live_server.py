@@ -1,4 +1,5 @@
-"""A real Daphne server for browser tests: the production ASGI app, in its own process.
+"""A real web server for browser tests: the production ASGI app on uvicorn, as italycouch/server.py
+runs it, in its own process.
 
 Adapted from ``channels.testing.ChannelsLiveServerTestCase`` (which forks a ``DaphneProcess``),
 with three changes that make it safe to share for a whole pytest(-xdist) session:
@@ -8,8 +9,8 @@ with three changes that make it safe to share for a whole pytest(-xdist) session
   pipes to the browser driver. The settings the child cannot work out by itself (the test
   database pytest-django created, MEDIA_ROOT in this process's temporary directory, ...) are
   handed over explicitly as JSON.
-- The parent binds the listening socket on 127.0.0.1:0 and passes the descriptor to Daphne
-  (``fd:fileno=N``), so the port is known before the child starts and no other process can take
+- The parent binds the listening socket on 127.0.0.1:0 and passes the descriptor to uvicorn
+  (``fd=N``), so the port is known before the child starts and no other process can take
   it in between.
 - ``/__live_site__/reset`` (served by this wrapper only, never by the project) clears the state a
   server process keeps between requests: caches (rate-limit counters), the ContentType and Site
@@ -161,11 +162,11 @@ def run_live_site(
     settings_overrides: Mapping[str, Any] | None = None,
     wait: bool = True,
 ) -> Iterator[LiveSite]:
-    """Start Daphne serving ``settings.ASGI_APPLICATION`` on 127.0.0.1 and a free port; stop it on exit.
+    """Start uvicorn serving ``settings.ASGI_APPLICATION`` on 127.0.0.1 and a free port; stop it on exit.
 
     ``settings_overrides`` are applied in the server process on top of ``inherited_settings()``;
     values must be JSON-serialisable (paths are converted). With ``wait=False`` it returns while
-    the server is still starting (about 2.5 s: Django, Twisted, Celery imports); call
+    the server is still starting (about 2.5 s: Django, Celery, aiortc imports); call
     ``wait_until_ready()`` before use.
     """
     from django.conf import settings
@@ -212,7 +213,7 @@ def run_live_site(
 def _stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is not None:
         return
-    process.send_signal(signal.SIGTERM)  # Daphne's handler closes open connections, then exits
+    process.send_signal(signal.SIGTERM)  # uvicorn closes open connections (2 s at most), then exits
     try:
         process.wait(timeout=5)
     except subprocess.TimeoutExpired:
@@ -263,17 +264,19 @@ class _LiveSiteApplication:
         from channels.db import database_sync_to_async
 
         from chat import fanout
+        from italycouch.live_db import close_live_db
         from streaming import registry
 
         hub = fanout.get_hub()
         deadline = asyncio.get_running_loop().time() + 5
-        # The browser has closed the test's pages; their sockets leave as Daphne notices.
+        # The browser has closed the test's pages; their sockets leave as the server notices.
         while hub.stats()["sockets"] and asyncio.get_running_loop().time() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.05)  # polled: the hub has no "emptied" event to wait on
         await fanout.close_hub()  # stops the rooms' tickers after their last write
         await registry.get_registry().close()  # SFU rooms and their recordings
         registry.reset_registry(None)
         await database_sync_to_async(_no_op)()  # after every database call queued before it
+        await close_live_db()  # the live sockets' pool too; its connections close
         await send({"type": "http.response.start", "status": 204, "headers": []})
         await send({"type": "http.response.body", "body": b""})
 
@@ -294,11 +297,11 @@ def _clear_process_caches() -> None:
 
 
 def _serve(file_descriptor: int, parent_pid: int) -> None:
-    # Importing daphne.server installs Twisted's asyncio reactor: before django.setup(), whose
-    # apps could import twisted.internet.reactor (and get the default reactor).
+    import asyncio
+
     import django
-    from daphne.endpoints import build_endpoint_description_strings
-    from daphne.server import Server
+    import uvicorn
+    import uvloop
     from django.conf import settings
 
     for name, value in json.loads(os.environ[_SETTINGS_ENV]).items():
@@ -308,25 +311,30 @@ def _serve(file_descriptor: int, parent_pid: int) -> None:
     from channels.routing import get_default_application
     from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 
+    from italycouch.server import uvicorn_options
+
     application = _LiveSiteApplication(ASGIStaticFilesHandler(get_default_application()))
-    _exit_with(parent_pid)
-    Server(
-        application=application,
-        endpoints=build_endpoint_description_strings(file_descriptor=file_descriptor),
-        signal_handlers=True,
-        application_close_timeout=2,
-    ).run()
+    options = {**uvicorn_options(), "timeout_graceful_shutdown": 2}
+    server = uvicorn.Server(uvicorn.Config(application, fd=file_descriptor, log_level="warning", **options))
+
+    async def serve() -> None:
+        watcher = asyncio.ensure_future(_exit_with(parent_pid, server))
+        try:
+            await server.serve()
+        finally:
+            watcher.cancel()
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(serve())
 
 
-def _exit_with(parent_pid: int) -> None:
+async def _exit_with(parent_pid: int, server: Any) -> None:
     """Stop when the test process is gone (even killed): an orphan would keep the test database open."""
-    from twisted.internet import reactor, task
+    import asyncio
 
-    def check_parent() -> None:
-        if os.getppid() != parent_pid:
-            reactor.stop()
-
-    task.LoopingCall(check_parent).start(1.0, now=False)
+    while os.getppid() == parent_pid:  # noqa: ASYNC110  (polled: no event tells of a parent's death)
+        await asyncio.sleep(1.0)
+    server.should_exit = True
 
 
 if __name__ == "__main__":
