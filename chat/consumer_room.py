@@ -58,7 +58,7 @@ class RoomSession:
         self.session_id = host.session_id
         self.socket_id = host.viewer_id
         self._kick_host = kick
-        # Room frames go out through the server's own send (italycouch/routing.py KeepServerSend).
+        # Room frames go out through the server's own send (italycouch/server_send.py).
         self._server_send = host.scope.get(SERVER_SEND) or host.base_send
         self.access: RoomAccess | None = None
         self.person: dict[str, Any] = {}

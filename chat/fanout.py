@@ -111,17 +111,24 @@ class LocalSocket:
         if self._closed:
             return
         if self.state is not SocketState.LIVE:
-            if self.state is SocketState.JOINING and not self._closed:
+            if self.state is SocketState.JOINING:
                 self._queue(frame, seq)  # sent after the snapshot, unless it is in it
             return
         if self._writer is not None or self._frames:
             self._queue(frame, seq)
             return
-        if seq is not None:
-            if seq <= self.last_seq:
-                return  # already in a snapshot, or a repeat
-            self.last_seq = seq
-        self._write_now(frame)
+        if self._is_new(seq):
+            self._write_now(frame)
+
+    def _is_new(self, seq: int | None) -> bool:
+        """Whether a frame is still to be sent (recording its seq as sent): False for a chat
+        message the client has already, live or in a snapshot."""
+        if seq is None:
+            return True
+        if seq <= self.last_seq:
+            return False
+        self.last_seq = seq
+        return True
 
     def _queue(self, frame: str, seq: int | None) -> None:
         if len(self._frames) >= self.queue_limit:
@@ -163,17 +170,17 @@ class LocalSocket:
                 await pending
             while not self._closed:
                 if self._resync and self.state is SocketState.LIVE:
-                    self._resync = False
-                    await self._rejoin()
+                    try:  # a snapshot after the last message sent replaces the dropped frames
+                        await self.join(self.last_seq)
+                    except Exception:
+                        logger.exception("live room %s: resync of %s failed", self.session_id, self.socket_id)
+                        self._resync = False
                     continue
                 if not self._frames or self.state is not SocketState.LIVE:
                     break
                 frame, seq = self._frames.popleft()
-                if seq is not None:
-                    if seq <= self.last_seq:
-                        continue  # already in a snapshot, or a repeat
-                    self.last_seq = seq
-                await self._send(frame)
+                if self._is_new(seq):
+                    await self._send(frame)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -181,15 +188,6 @@ class LocalSocket:
         finally:
             if self._writer is asyncio.current_task():
                 self._writer = None
-
-    async def _rejoin(self) -> None:
-        try:
-            text, last_seq = await self._snapshot(self.last_seq)
-        except Exception:
-            logger.exception("live room %s: resync of %s failed", self.session_id, self.socket_id)
-            return
-        self.last_seq = max(self.last_seq, last_seq)
-        await self._send(text)
 
     async def join(self, after_seq: int) -> None:
         """room.join: a snapshot after ``after_seq``, then the live events not in it, in order."""

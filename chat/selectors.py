@@ -39,6 +39,7 @@ __all__ = [
     "access_room",
     "blocked_words",
     "held_object",
+    "last_sent_at",
     "last_seq",
     "message_object",
     "participants",
@@ -171,9 +172,20 @@ class SendChecks:
     last_sent_at: datetime | None  # the person's latest message in the session
 
 
+def _sent_times(user: User) -> QuerySet[ChatMessage, datetime]:
+    """When the person's messages were sent, latest first."""
+    return ChatMessage.objects.filter(author=user).order_by("-created_at").values_list("created_at", flat=True)
+
+
+def last_sent_at(*, session_id: int, user: User) -> datetime | None:
+    """When the person last sent a message in the session (slow mode)."""
+    return _sent_times(user).filter(session_id=session_id).first()
+
+
 def send_checks(*, user: User, session_id: int, client_id: str, now: datetime) -> SendChecks:
     """``access_room(write=True)`` and the person's state for sending a message, in one query."""
     mine = ChatMessage.objects.filter(session_id=OuterRef("pk"), author=user)
+    latest = _sent_times(user).filter(session_id=OuterRef("pk"))
     rows = _with_access_facts(_session_rows(), user).annotate(
         send_stored_id=Subquery(mine.filter(client_id=client_id).values("pk")[:1]),
         send_timed_out_until=Subquery(
@@ -182,7 +194,7 @@ def send_checks(*, user: User, session_id: int, client_id: str, now: datetime) -
         send_slow_mode_seconds=Subquery(
             RoomState.objects.filter(session_id=OuterRef("pk")).values("slow_mode_seconds")[:1]
         ),
-        send_last_sent_at=Subquery(mine.order_by("-created_at").values("created_at")[:1]),
+        send_last_sent_at=Subquery(latest[:1]),
     )
     session: Any = _found(rows.filter(pk=session_id).first())
     return SendChecks(

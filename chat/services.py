@@ -201,12 +201,7 @@ def send_message(*, user: User, session_id: int, client_id: str, text: str, now:
             if slow_mode_seconds and not access.moderates:
                 # Read again under the lock (a statement after it sees every earlier commit): two
                 # messages of one person at once cannot both pass.
-                last_sent_at = (
-                    ChatMessage.objects.filter(session_id=session_id, author=user)
-                    .order_by("-created_at")
-                    .values_list("created_at", flat=True)
-                    .first()
-                )
+                last_sent_at = selectors.last_sent_at(session_id=session_id, user=user)
                 _refuse_if_slow_mode(seconds=slow_mode_seconds, last_sent_at=last_sent_at, now=now)
             message = ChatMessage.objects.create(
                 session_id=session_id,

@@ -78,10 +78,15 @@ def _state_text(session_id: int, snapshot: _Snapshot) -> str:
     """The session.state frame, with the viewer count of this process's SFU room."""
     room = get_registry().get(str(session_id))
     viewers = room.stats().viewer_count if room is not None else 0
-    state = signalling.session_state(
-        status=snapshot.status, epoch=snapshot.epoch, viewers=viewers, countdown=snapshot.countdown
+    return _encode(
+        signalling.session_state(
+            status=snapshot.status, epoch=snapshot.epoch, viewers=viewers, countdown=snapshot.countdown
+        )
     )
-    return json.dumps(state, separators=(",", ":"))
+
+
+def _encode(message: dict[str, Any]) -> str:
+    return json.dumps(message, separators=(",", ":"))
 
 
 @dataclass(frozen=True)
@@ -391,4 +396,4 @@ class LiveConsumer(AsyncWebsocketConsumer):
         await self.close(code=FATAL_CLOSE_CODE)
 
     async def _send_json(self, message: dict[str, Any]) -> None:
-        await self.send(text_data=json.dumps(message, separators=(",", ":")))
+        await self.send(text_data=_encode(message))
