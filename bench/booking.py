@@ -81,16 +81,14 @@ if str(PROJECT_DIR) not in sys.path:
 from bench.harness import (  # noqa: E402  (after the path set-up above)
     HOST,
     BenchError,
+    bench_database,
     bench_environment,
-    create_database,
-    drop_database,
     git_commit,
     log,
     machine,
     percentile,
     running_server,
     set_log_name,
-    setup_django,
 )
 
 BOOK_PATH = "/slots/{slot_id}/book/"
@@ -864,59 +862,48 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     # SIGTERM runs the finally blocks below: the server stops and the database is dropped.
     signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(143))
-    created = False
     try:
-        if not args.use_existing_db:
-            create_database(args.database_url)
-            created = True
-        setup_django(args.database_url, migrate=created)
-        data = seed(args)
-        mode = choose_mode(args.mode, data)
-        feed_route = route_exists(FEED_PATH)
-        log(f"mode {mode}; feed route {'present' if feed_route else 'missing'}")
-        log_path = args.server_log or Path(tempfile.mkdtemp(prefix="booking-bench-")) / "server.log"
-        load = {"before": [round(value, 2) for value in os.getloadavg()]}
-        with contextlib.ExitStack() as stack:
-            server = None
-            if mode == "http" or feed_route:
-                server = stack.enter_context(
-                    running_server(
-                        bench_environment(args.database_url), processes=args.server_processes, log_path=log_path
+        with bench_database(args.database_url, use_existing=args.use_existing_db, keep=args.keep_db):
+            data = seed(args)
+            mode = choose_mode(args.mode, data)
+            feed_route = route_exists(FEED_PATH)
+            log(f"mode {mode}; feed route {'present' if feed_route else 'missing'}")
+            log_path = args.server_log or Path(tempfile.mkdtemp(prefix="booking-bench-")) / "server.log"
+            load = {"before": [round(value, 2) for value in os.getloadavg()]}
+            with contextlib.ExitStack() as stack:
+                server = None
+                if mode == "http" or feed_route:
+                    server = stack.enter_context(
+                        running_server(
+                            bench_environment(args.database_url), processes=args.server_processes, log_path=log_path
+                        )
                     )
-                )
-            log(f"{args.clients} clients, {args.attempts} attempts on {args.slots} x {args.seats_per_slot} seats")
-            # CPU used during the booking phase: the load generator shares the machine with the server.
-            cpu_before = (time.process_time(), server.cpu_seconds() if server else 0.0)
-            run = run_http(args, data, server.port) if mode == "http" and server else run_service(args, data)
-            cpu = {
-                "clients_s": round(time.process_time() - cpu_before[0], 1),
-                "server_s": round(server.cpu_seconds() - cpu_before[1], 1) if server and mode == "http" else None,
-            }
-            log(f"booking phase: {run.seconds:.1f} s")
-            feed = measure_feed_http(args, data, server.port) if feed_route and server else None
-        load["after"] = [round(value, 2) for value in os.getloadavg()]
-        feed_in_process = measure_feed_in_process(args, data)
-        figures = report(
-            args,
-            mode=mode,
-            data=data,
-            run=run,
-            feed=feed or feed_in_process,
-            feed_in_process=feed_in_process,
-            truth=database_truth(data),
-            load=load,
-            cpu=cpu,
-        )
+                log(f"{args.clients} clients, {args.attempts} attempts on {args.slots} x {args.seats_per_slot} seats")
+                # CPU used during the booking phase: the load generator shares the machine with the server.
+                cpu_before = (time.process_time(), server.cpu_seconds() if server else 0.0)
+                run = run_http(args, data, server.port) if mode == "http" and server else run_service(args, data)
+                cpu = {
+                    "clients_s": round(time.process_time() - cpu_before[0], 1),
+                    "server_s": round(server.cpu_seconds() - cpu_before[1], 1) if server and mode == "http" else None,
+                }
+                log(f"booking phase: {run.seconds:.1f} s")
+                feed = measure_feed_http(args, data, server.port) if feed_route and server else None
+            load["after"] = [round(value, 2) for value in os.getloadavg()]
+            feed_in_process = measure_feed_in_process(args, data)
+            figures = report(
+                args,
+                mode=mode,
+                data=data,
+                run=run,
+                feed=feed or feed_in_process,
+                feed_in_process=feed_in_process,
+                truth=database_truth(data),
+                load=load,
+                cpu=cpu,
+            )
     except BenchError as error:
         log(f"cannot run: {error}")
         return 2
-    finally:
-        if created and not args.keep_db:
-            with contextlib.suppress(Exception):
-                from django.db import connections
-
-                connections.close_all()
-            drop_database(args.database_url)
     print(json.dumps(figures, indent=2))
     return 0 if figures["correct"] else 1
 

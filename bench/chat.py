@@ -59,15 +59,13 @@ from bench.harness import (  # noqa: E402  (after the path set-up above)
     HOST,
     BenchError,
     Server,
+    bench_database,
     bench_environment,
-    create_database,
-    drop_database,
     git_commit,
     log,
     machine,
     running_server,
     set_log_name,
-    setup_django,
 )
 
 CLIENTS_SCRIPT = PROJECT_DIR / "bench" / "chat_clients.mjs"
@@ -275,47 +273,42 @@ def main(argv: Sequence[str] | None = None) -> int:
     set_log_name("chat-bench")
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(143))
-    created = False
     try:
-        if not args.use_existing_db:
-            create_database(args.database_url)
-            created = True
-        setup_django(args.database_url, migrate=created, redis_url=args.redis_url or None)
-        data = seed(args.viewers)
-        work_dir = Path(tempfile.mkdtemp(prefix="chat-bench-"))
-        log_dir = args.server_log.parent if args.server_log else work_dir
-        env = bench_environment(args.database_url, redis_url=args.redis_url or None)
-        load_before = [round(value, 2) for value in os.getloadavg()]
-        with running_servers(env, processes=args.server_processes, log_dir=log_dir, server=args.server) as servers:
-            pinned = pin([pid for server in servers for pid in server.pids], 0) if args.pin else False
-            log(
-                f"{args.viewers} viewers, {args.rate:g} messages/s from {args.senders} senders, "
-                f"{args.reactions:g} reactions/s"
-            )
-            result = run_clients(args, servers, data, work_dir)
-        figures: dict[str, Any] = {
-            "benchmark": "chat",
-            "date": datetime.now(UTC).isoformat(timespec="seconds"),
-            "commit": git_commit(),
-            "machine": machine(),
-            "load_average": {"before": load_before, "after": [round(value, 2) for value in os.getloadavg()]},
-            "server_processes": args.server_processes,
-            "channel_layer": "redis" if args.redis_url else "in-memory",
-            "pinned": pinned,
-            "rate": args.rate,
-            "senders": args.senders,
-            **result,
-        }
-        figures["targets_met"] = targets(args, result)
-        print(json.dumps(figures, indent=2))
-        correct = figures["targets_met"]["lost"] and figures["targets_met"]["duplicated"]
-        return 0 if correct and figures["targets_met"]["all_viewers_joined"] else 1
+        with bench_database(
+            args.database_url, use_existing=args.use_existing_db, keep=args.keep_db, redis_url=args.redis_url or None
+        ):
+            data = seed(args.viewers)
+            work_dir = Path(tempfile.mkdtemp(prefix="chat-bench-"))
+            log_dir = args.server_log.parent if args.server_log else work_dir
+            env = bench_environment(args.database_url, redis_url=args.redis_url or None)
+            load_before = [round(value, 2) for value in os.getloadavg()]
+            with running_servers(env, processes=args.server_processes, log_dir=log_dir, server=args.server) as servers:
+                pinned = pin([pid for server in servers for pid in server.pids], 0) if args.pin else False
+                log(
+                    f"{args.viewers} viewers, {args.rate:g} messages/s from {args.senders} senders, "
+                    f"{args.reactions:g} reactions/s"
+                )
+                result = run_clients(args, servers, data, work_dir)
+            figures: dict[str, Any] = {
+                "benchmark": "chat",
+                "date": datetime.now(UTC).isoformat(timespec="seconds"),
+                "commit": git_commit(),
+                "machine": machine(),
+                "load_average": {"before": load_before, "after": [round(value, 2) for value in os.getloadavg()]},
+                "server_processes": args.server_processes,
+                "channel_layer": "redis" if args.redis_url else "in-memory",
+                "pinned": pinned,
+                "rate": args.rate,
+                "senders": args.senders,
+                **result,
+            }
+            figures["targets_met"] = targets(args, result)
+            print(json.dumps(figures, indent=2))
+            correct = figures["targets_met"]["lost"] and figures["targets_met"]["duplicated"]
+            return 0 if correct and figures["targets_met"]["all_viewers_joined"] else 1
     except BenchError as error:
         log(f"cannot run: {error}")
         return 2
-    finally:
-        if created and not args.keep_db:
-            drop_database(args.database_url)
 
 
 if __name__ == "__main__":

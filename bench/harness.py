@@ -101,6 +101,26 @@ def drop_database(url: str) -> None:
             Path(name + suffix).unlink(missing_ok=True)
 
 
+@contextlib.contextmanager
+def bench_database(url: str, *, use_existing: bool, keep: bool, redis_url: str | None = None) -> Iterator[None]:
+    """The run's database, with Django set up on it: dropped, created afresh and migrated (unless
+    ``use_existing``: seed into a migrated one), and dropped again at the end unless ``keep``."""
+    created = False
+    try:
+        if not use_existing:
+            create_database(url)
+            created = True
+        setup_django(url, migrate=created, redis_url=redis_url)
+        yield
+    finally:
+        if created and not keep:
+            with contextlib.suppress(Exception):
+                from django.db import connections
+
+                connections.close_all()
+            drop_database(url)
+
+
 def bench_environment(database_url: str, *, redis_url: str | None = None) -> dict[str, str]:
     """The settings of the bench process and of the server: the embedded default on this database.
 
