@@ -110,6 +110,17 @@ def celery_eager(settings: Any) -> None:
     settings.CELERY_TASK_ALWAYS_EAGER = True
 
 
+@pytest.fixture(autouse=True)
+def _outside_any_worker() -> None:
+    """Every test starts outside a Celery worker, where ``result.get()`` is refused.
+
+    ``celery_worker_on_redis`` gives the process-wide flag back when its worker stops, yet once,
+    under xdist, the embedded scheduler's tests found it set (every eager ``.get()`` refused, the
+    cause not pinned down): a test must not depend on what an earlier one in its process left.
+    """
+    _set_task_join_will_block(False)
+
+
 @pytest.fixture
 def celery_worker_on_redis(settings: Any, transactional_db: None, celery_test_broker_url: str) -> Iterator[RedisWorker]:
     worker_name = os.environ.get("PYTEST_XDIST_WORKER", "main")
