@@ -21,8 +21,9 @@ Prints one JSON object on standard output (progress goes to standard error). Wha
    (one process, one clock). ``lost``: acknowledged messages some viewer never received;
    ``duplicated``: deliveries of a seq a viewer already had. With ``--pin`` the servers run on
    CPU 0 and the clients on CPU 1 (as the measurements in ../shared/notes/realtime-fanout.md).
-5. The servers' CPU (user + system from /proc) over the measurement is ``server_cpu_pct``
-   (100 = one core).
+5. The servers' CPU (user + system from /proc) over the whole client run, joins included, is
+   ``server_cpu_pct``; over the measurement alone ``server_cpu_measured_pct``, and the clients'
+   own ``clients_cpu_pct`` (100 = one core; near 100 the load generator is the limit).
 
 Exit status 0 when the run was correct (every viewer joined, nothing lost or duplicated), 1
 otherwise, 2 when it could not run; latency targets are reported in ``targets_met``.
@@ -232,6 +233,9 @@ def run_clients(args: argparse.Namespace, servers: Sequence[Server], data: Seed,
         "drain": args.drain,
         "join_timeout": 60,
         "join_concurrency": args.join_concurrency,
+        # The clients read the servers' CPU over the measurement alone (server_cpu_measured_pct).
+        "server_pids": [pid for server in servers for pid in server.pids],
+        "clock_ticks": os.sysconf("SC_CLK_TCK"),
     }
     config_path = work_dir / "clients.json"
     config_path.write_text(json.dumps(config))

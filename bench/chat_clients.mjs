@@ -5,7 +5,8 @@
 //
 // Config: {urls: [ws url per server process], origin, tokens: [join token per viewer],
 //          senders, rate (chat messages/s in total), reactions (reactions/s in total),
-//          duration, warmup, drain, join_timeout, join_concurrency}
+//          duration, warmup, drain, join_timeout, join_concurrency, server_pids,
+//          clock_ticks}
 //
 // Every viewer joins (welcome -> room.join {after_seq: 0} -> room.snapshot). Then, for
 // `duration` seconds, the first `senders` viewers send `rate` chat messages per second between
@@ -31,8 +32,23 @@ const latencies = [];
 const slowest = new Map();
 const errors = {};
 const viewers = [];
+
+// CPU seconds (user + system) the server processes have used so far, from /proc (Linux).
+function serverCpuSeconds() {
+  let ticks = 0;
+  for (const pid of config.server_pids || []) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(")").pop().trim().split(/\s+/);
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
+    } catch {
+      // gone: counts nothing
+    }
+  }
+  return ticks / (config.clock_ticks || 100);
+}
 let measuring = false;
 let deliveries = 0;
+let framesInWindow = 0; // WebSocket frames received by all viewers during the measurement
 let reactionBatches = 0; // reaction.batch frames received by viewer 0 during the measurement
 let reactionsSent = 0;
 let lastTotals = null;
@@ -57,8 +73,14 @@ class Viewer {
       this.socket = socket;
       const timer = setTimeout(() => resolve(false), config.join_timeout * 1000);
       socket.on("message", (data) => {
-        const message = JSON.parse(data.toString());
-        this.handle(message, resolve, timer);
+        const parsed = JSON.parse(data.toString());
+        // A busy room writes the events of one moment as one frame: a JSON array, in order.
+        if (measuring) framesInWindow += 1;
+        if (Array.isArray(parsed)) {
+          for (const message of parsed) this.handle(message, resolve, timer);
+        } else {
+          this.handle(parsed, resolve, timer);
+        }
       });
       socket.on("close", () => {
         this.closed = true;
@@ -137,6 +159,9 @@ async function measure() {
   const reactors = viewers.filter((viewer) => viewer.joined);
   await sleep(config.warmup * 1000);
   measuring = true;
+  const deliveriesAtStart = deliveries;
+  const serverCpuAtStart = serverCpuSeconds();
+  const clientsCpuAtStart = process.cpuUsage();
   const started = performance.now();
   let sent = 0;
   let nextSender = 0;
@@ -160,9 +185,17 @@ async function measure() {
   }
   const seconds = (performance.now() - started) / 1000;
   measuring = false;
+  const serverCpu = serverCpuSeconds() - serverCpuAtStart;
+  const clientsCpu = process.cpuUsage(clientsCpuAtStart);
   const deliveriesAtEnd = deliveries;
   await sleep(config.drain * 1000); // late deliveries still count towards lost/duplicated
-  return { sent, seconds, deliveriesInWindow: deliveriesAtEnd };
+  return {
+    sent,
+    seconds,
+    deliveriesInWindow: deliveriesAtEnd - deliveriesAtStart,
+    serverCpuPct: config.server_pids ? Math.round((1000 * serverCpu) / seconds) / 10 : null,
+    clientsCpuPct: Math.round((clientsCpu.user + clientsCpu.system) / seconds / 1000) / 10,
+  };
 }
 
 function percentile(sorted, percent) {
@@ -199,6 +232,11 @@ async function main() {
     messages_per_s: Math.round((acked.size / run.seconds) * 10) / 10,
     deliveries: deliveries,
     deliveries_per_s: Math.round(run.deliveriesInWindow / run.seconds),
+    // Frames written per second: below deliveries_per_s when events shared a frame.
+    frames_per_s: Math.round(framesInWindow / run.seconds),
+    // CPU during the measurement only (100 = one core): the server processes, this process.
+    server_cpu_measured_pct: run.serverCpuPct,
+    clients_cpu_pct: run.clientsCpuPct,
     expected_deliveries: acked.size * joined.length,
     latency_p50_ms: percentile(latencies, 50),
     latency_p95_ms: percentile(latencies, 95),

@@ -5,17 +5,21 @@ group holds under 2 messages/s; one Redis PUBLISH per message, fanned out per pr
 sockets, holds 40+. So:
 
 * ``Hub`` (one per process and event loop) keeps a ``LocalRoom`` per session with local sockets.
-* ``LocalRoom`` holds ONE bus subscription for its session (chat/backends.py) and, for every
-  envelope, appends the already-serialised frame to each local socket's queue: no awaiting, no
-  encoding per socket. Envelopes that consumed a chat sequence number are delivered in sequence
-  order; a gap (a publish lost or overtaken) is waited for briefly and then filled from the
-  database, where every committed message is.
+* ``LocalRoom`` holds ONE bus subscription for its session (chat/backends.py). Envelopes that
+  consumed a chat sequence number are delivered in sequence order; a gap (a publish lost or
+  overtaken) is waited for briefly and then filled from the database, where every committed
+  message is. What is delivered in one turn of the event loop is written out together at the end
+  of it: one frame per socket (the event itself, or a JSON array of the events in order), built
+  once and shared by every socket that gets all of it. Nothing waits on purpose, so a quiet room
+  writes each event at once; in a busy one the events that arrived while the loop was writing
+  share a write, and the cost per delivery falls as the rate rises (a write to a socket is a
+  system call: most of a delivery's cost here).
 * ``LocalSocket`` is written to directly in that one pass (its send coroutine stepped in place:
   the server's send does not suspend, so there is no task switch per delivery). A socket that
   cannot take a frame at once gets a task of its own and a bounded queue until it has caught up,
-  so a slow client never holds up the loop or the others. When its queue overflows it is emptied
-  and the client gets a fresh ``room.snapshot`` of what it missed (by sequence number) instead of
-  the dropped frames.
+  so a slow client never holds up the loop or the others; it catches up a batch per frame. When
+  its queue overflows it is emptied and the client gets a fresh ``room.snapshot`` of what it
+  missed (by sequence number) instead of the dropped frames.
 * A ticker per room and process sends reaction batches (at most one per 240 ms per session,
   across processes: the slot is a Redis key), the participant list and viewer count (at most
   once per second), flushes reaction stats to the database and refreshes presence rows.
@@ -35,7 +39,7 @@ from typing import Any
 
 from chat import backends, realtime, rules, selectors, services
 from chat.backends import MemoryBackend, RedisBackend, RoomBackend
-from chat.protocol import dumps, event
+from chat.protocol import dumps, event, frame_of
 from chat.realtime import Envelope
 from italycouch.live_db import live_db
 
@@ -55,17 +59,20 @@ class SocketState(Enum):
 class LocalSocket:
     """One WebSocket of this process in a room: written to directly, queued only when it lags.
 
-    The fan-out calls :meth:`push` for each socket of the room in one pass. A socket with nothing
-    queued is written to at once: its send coroutine is stepped right there, and the server's
-    send (Daphne's; uvicorn's unless the transport is paused) finishes without suspending, so a
-    delivery costs no task switch. A send that does suspend (a client not reading, the
-    transport's buffer full) is finished by a task of that socket, and until it is done the
-    socket's later frames wait in its bounded queue: the loop and the other sockets never wait.
-    When the queue overflows it is emptied and the client gets a fresh ``room.snapshot`` of what
-    it missed (by sequence number) instead of the dropped frames.
+    The fan-out calls :meth:`push` for each socket of the room in one pass, with the events of
+    that turn of the loop. A socket with nothing queued is written to at once: its send
+    coroutine is stepped right there, and the server's send (Daphne's; uvicorn's unless the
+    transport is paused) finishes without suspending, so a delivery costs no task switch. A send
+    that does suspend (a client not reading, the transport's buffer full) is finished by a task
+    of that socket, and until it is done the socket's later events wait in its bounded queue:
+    the loop and the other sockets never wait. When the queue overflows it is emptied and the
+    client gets a fresh ``room.snapshot`` of what it missed (by sequence number) instead of the
+    dropped events.
     """
 
     queue_limit = 1000
+    # Queued events written per frame while catching up.
+    catch_up_batch = 50
 
     def __init__(
         self,
@@ -105,20 +112,28 @@ class LocalSocket:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await writer
 
-    def push(self, frame: str, seq: int | None) -> None:
-        """Write a frame now, or queue it behind a pending write (never blocks). Overflow: drop
-        the backlog and resync the client."""
+    def push(self, items: list[tuple[str, int | None]], text: str) -> None:
+        """Write room events now as one frame, or queue them behind a pending write (never
+        blocks). ``items`` are (frame, seq) in order; ``text`` is the one frame carrying all of
+        them (the frame itself for one event, else a JSON array), shared by every socket that
+        gets all of them. Overflow: drop the backlog and resync the client."""
         if self._closed:
             return
         if self.state is not SocketState.LIVE:
             if self.state is SocketState.JOINING:
-                self._queue(frame, seq)  # sent after the snapshot, unless it is in it
+                for frame, seq in items:
+                    self._queue(frame, seq)  # sent after the snapshot, unless it is in it
             return
         if self._writer is not None or self._frames:
-            self._queue(frame, seq)
+            for frame, seq in items:
+                self._queue(frame, seq)
             return
-        if self._is_new(seq):
-            self._write_now(frame)
+        is_new = self._is_new
+        fresh = [frame for frame, seq in items if is_new(seq)]
+        if len(fresh) == len(items):
+            self._write_now(text)
+        elif fresh:
+            self._write_now(frame_of(fresh))
 
     def _is_new(self, seq: int | None) -> bool:
         """Whether a frame is still to be sent (recording its seq as sent): False for a chat
@@ -178,9 +193,15 @@ class LocalSocket:
                     continue
                 if not self._frames or self.state is not SocketState.LIVE:
                     break
-                frame, seq = self._frames.popleft()
-                if self._is_new(seq):
-                    await self._send(frame)
+                # What queued up goes out a batch at a time: a lagging client catches up in a
+                # few writes, not one per event.
+                fresh: list[str] = []
+                while self._frames and len(fresh) < self.catch_up_batch:
+                    frame, seq = self._frames.popleft()
+                    if self._is_new(seq):
+                        fresh.append(frame)
+                if fresh:
+                    await self._send(frame_of(fresh))
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -259,6 +280,9 @@ class LocalRoom:
         self._early: list[Envelope] = []
         self._pending: dict[int, Envelope] = {}
         self._held_back: list[Envelope] = []
+        # Delivered in this turn of the event loop, written out together at the end of it.
+        self._outgoing: list[Envelope] = []
+        self._write_handle: asyncio.Handle | None = None
         self._gap_timer: asyncio.TimerHandle | None = None
         self._subscription: backends.Subscription | None = None
         self._ticker: asyncio.Task[None] | None = None
@@ -284,6 +308,9 @@ class LocalRoom:
         self.closing = True
         if self._gap_timer is not None:
             self._gap_timer.cancel()
+        if self._write_handle is not None:
+            self._write_handle.cancel()
+            self._write_handle = None
         tasks = [task for task in (self._ticker, *self._tasks) if task is not None]
         for task in tasks:
             task.cancel()
@@ -393,25 +420,39 @@ class LocalRoom:
             self._route(realtime.decode(payload))
 
     def _deliver(self, envelope: Envelope) -> None:
-        frame = envelope.frame
-        if frame is None:
+        """Take an envelope, in order, for the next write to the sockets: everything delivered
+        in one turn of the event loop goes out together (:meth:`_write_out`)."""
+        if envelope.frame is None:
             return
-        seq = envelope.seq
-        audience = envelope.audience
+        self._outgoing.append(envelope)
+        if self._write_handle is None:
+            self._write_handle = asyncio.get_running_loop().call_soon(self._write_out)
+
+    def _write_out(self) -> None:
+        """One frame per socket for everything delivered since the last write.
+
+        Nothing waits on purpose: when the room is quiet that is one event, written at once.
+        When it is busy, the events that arrived while the loop was writing the previous ones
+        share one write (and one system call) per socket, so the cost per delivery falls as
+        the rate rises instead of the loop falling behind (docs/performance.md, "Live room").
+        """
+        self._write_handle = None
+        batch, self._outgoing = self._outgoing, []
+        if not batch:
+            return
+        items = [(envelope.frame, envelope.seq) for envelope in batch if envelope.frame is not None]
+        text = frame_of([frame for frame, _seq in items])
+        everyone = all(envelope.audience == realtime.ALL and envelope.exclude is None for envelope in batch)
         count = 0
-        if audience == realtime.ALL:
-            excluded = envelope.exclude
-            for socket in self.sockets:
-                if socket.user_id != excluded:
-                    socket.push(frame, seq)
-                    count += 1
-        else:
-            users = envelope.users
-            moderators = audience == realtime.MODERATORS
-            for socket in self.sockets:
-                if socket.user_id in users or (moderators and socket.moderator):
-                    socket.push(frame, seq)
-                    count += 1
+        for socket in self.sockets:
+            if everyone:
+                socket.push(items, text)
+                count += len(items)
+                continue
+            mine = [item for item, envelope in zip(items, batch, strict=True) if _reaches(envelope, socket)]
+            if mine:
+                socket.push(mine, text if len(mine) == len(items) else frame_of([frame for frame, _seq in mine]))
+                count += len(mine)
         self.delivered += count
 
     def _kick(self, kick: dict[str, Any]) -> None:
@@ -484,6 +525,14 @@ class LocalRoom:
         if per_user:
             totals = await self.backend.reaction_totals(self.session_id)
             await live_db(services.record_reactions)(session_id=self.session_id, per_user=per_user, totals=totals)
+
+
+def _reaches(envelope: Envelope, socket: LocalSocket) -> bool:
+    """Whether an envelope's audience includes this socket."""
+    audience = envelope.audience
+    if audience == realtime.ALL:
+        return socket.user_id != envelope.exclude
+    return socket.user_id in envelope.users or (audience == realtime.MODERATORS and socket.moderator)
 
 
 class Hub:

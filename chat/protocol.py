@@ -35,6 +35,7 @@ __all__ = [
     "dumps",
     "error",
     "event",
+    "frame_of",
     "iso",
     "parse_room_message",
     "ref_of",
@@ -255,3 +256,11 @@ def error(*, code: str, message: str, ref: str | None = None, retry_after: int |
 def dumps(frame: dict[str, Any]) -> str:
     """One frame as sent: compact JSON, non-ASCII kept as is (emoji stay 4 bytes, not 12)."""
     return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
+
+
+def frame_of(frames: list[str]) -> str:
+    """Room events written as one WebSocket frame: the event itself when there is one, else a
+    JSON array of them in order (docs/events.md, "Batches"). ``frames`` are already encoded."""
+    if len(frames) == 1:
+        return frames[0]
+    return "[" + ",".join(frames) + "]"

@@ -7,14 +7,17 @@ the rows; docs/events.md ("Live room") describes them.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db import connection
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from accounts.models import User
 from bookings.models import Booking, Slot
@@ -38,6 +41,7 @@ __all__ = [
     "SendChecks",
     "access_room",
     "blocked_words",
+    "forget_cached_sessions",
     "held_object",
     "last_sent_at",
     "last_seq",
@@ -145,13 +149,16 @@ def _annotated_access(user: User, session: LiveSession, *, write: bool, moderate
 
 
 def _checked_access(
-    user: User, session: LiveSession, role: MemberRole | None, *, write: bool, moderate: bool
+    user: User, session: LiveSession, role: MemberRole | None, *, write: bool, moderate: bool, ended: bool | None = None
 ) -> RoomAccess:
+    """``ended``: read fresh by the caller (else from ``session``)."""
     if role is None:
         raise RuleViolation("not_allowed", "Only guests of this tour can take part in its room.")
     if moderate and not role.moderates:
         raise RuleViolation("not_allowed", "Only the guide and staff can do this.")
-    if write and (session.is_ended or session.slot.status == Slot.Status.CANCELLED):
+    if ended is None:
+        ended = session.is_ended or session.slot.status == Slot.Status.CANCELLED
+    if write and ended:
         raise RuleViolation("ended", "This live tour is over; its chat is read-only.")
     return RoomAccess(session=session, user=user, role=role)
 
@@ -183,27 +190,96 @@ def last_sent_at(*, session_id: int, user: User) -> datetime | None:
 
 
 def send_checks(*, user: User, session_id: int, client_id: str, now: datetime) -> SendChecks:
-    """``access_room(write=True)`` and the person's state for sending a message, in one query."""
-    mine = ChatMessage.objects.filter(session_id=OuterRef("pk"), author=user)
-    latest = _sent_times(user).filter(session_id=OuterRef("pk"))
-    rows = _with_access_facts(_session_rows(), user).annotate(
-        send_stored_id=Subquery(mine.filter(client_id=client_id).values("pk")[:1]),
-        send_timed_out_until=Subquery(
-            ChatTimeout.objects.filter(session_id=OuterRef("pk"), user=user, until__gt=now).values("until")[:1]
-        ),
-        send_slow_mode_seconds=Subquery(
-            RoomState.objects.filter(session_id=OuterRef("pk")).values("slow_mode_seconds")[:1]
-        ),
-        send_last_sent_at=Subquery(latest[:1]),
-    )
-    session: Any = _found(rows.filter(pk=session_id).first())
+    """``access_room(write=True)`` and the person's state for sending a message, in one query.
+
+    The hot path of a busy room (every chat message): one hand-written statement of scalars,
+    because building and compiling the same query with the ORM cost ~4 ms of CPU per message,
+    under the GIL the room's fan-out needs (measured, docs/performance.md "Live room"). The
+    session's slot, guide and tour (for names in the payload) come from a short-lived cache of
+    this process; what can change during a tour (its status, the slot's, the guide, the booking,
+    a ban) is read fresh by the statement.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_SEND_CHECKS_SQL, _send_checks_params(user.pk, session_id, client_id, now))
+        row = cursor.fetchone()
+    if row is None:
+        raise RuleViolation("not_found", "There is no such live tour.")
+    guide_user_id, status, slot_status, booked, banned, stored_id, timed_out_until, slow_mode, last_sent = row
+    session = _cached_session(session_id, guide_user_id=guide_user_id)
+    role = role_in(user, session, booked=bool(booked), banned=bool(banned))
+    ended = status == LiveSession.Status.ENDED or slot_status == Slot.Status.CANCELLED
     return SendChecks(
-        access=_annotated_access(user, session, write=True, moderate=False),
-        stored_id=session.send_stored_id,
-        timed_out_until=session.send_timed_out_until,
-        slow_mode_seconds=session.send_slow_mode_seconds or 0,
-        last_sent_at=session.send_last_sent_at,
+        access=_checked_access(user, session, role, write=True, moderate=False, ended=ended),
+        stored_id=stored_id,
+        timed_out_until=_datetime(timed_out_until),
+        slow_mode_seconds=slow_mode or 0,
+        last_sent_at=_datetime(last_sent),
     )
+
+
+# The statement of send_checks: the guide's user, the session's and the slot's status, a confirmed
+# booking, a ban, a message stored under this client_id, a running timeout, slow mode, the
+# person's latest message. Parameters: _send_checks_params.
+_SEND_CHECKS_SQL = """
+SELECT g."user_id", s."status", sl."status",
+    EXISTS(SELECT 1 FROM "bookings_booking" b
+        WHERE b."user_id" = %s AND b."slot_id" = s."slot_id" AND b."status" = %s),
+    EXISTS(SELECT 1 FROM "streaming_sessionban" x WHERE x."session_id" = s."id" AND x."user_id" = %s),
+    (SELECT m."id" FROM "chat_chatmessage" m
+        WHERE m."session_id" = s."id" AND m."author_id" = %s AND m."client_id" = %s LIMIT 1),
+    (SELECT t."until" FROM "chat_chattimeout" t
+        WHERE t."session_id" = s."id" AND t."user_id" = %s AND t."until" > %s LIMIT 1),
+    (SELECT r."slow_mode_seconds" FROM "chat_roomstate" r WHERE r."session_id" = s."id"),
+    (SELECT m."created_at" FROM "chat_chatmessage" m
+        WHERE m."session_id" = s."id" AND m."author_id" = %s ORDER BY m."created_at" DESC LIMIT 1)
+FROM "streaming_livesession" s
+JOIN "bookings_slot" sl ON sl."id" = s."slot_id"
+JOIN "accounts_guideprofile" g ON g."id" = sl."guide_id"
+WHERE s."id" = %s
+"""
+
+
+def _send_checks_params(user_id: int, session_id: int, client_id: str, now: datetime) -> list[Any]:
+    at = connection.ops.adapt_datetimefield_value(now)
+    return [user_id, Booking.Status.CONFIRMED.value, user_id, user_id, client_id, user_id, at, user_id, session_id]
+
+
+def _datetime(value: Any) -> datetime | None:
+    """A timestamp read by raw SQL, aware: PostgreSQL gives aware datetimes, SQLite naive UTC ones
+    (or text where it cannot tell the column's type), as the ORM would convert them."""
+    if value is None:
+        return None
+    parsed = value if isinstance(value, datetime) else parse_datetime(str(value))
+    if parsed is None:
+        raise ValueError(f"not a timestamp: {value!r}")
+    return parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=UTC)
+
+
+# Sessions with their slot, guide and tour, read at most every _SESSION_CACHE_SECONDS per process.
+_SESSION_CACHE_SECONDS = 30.0
+_session_cache: dict[int, tuple[float, LiveSession]] = {}
+
+
+def forget_cached_sessions() -> None:
+    """Empty this process's session cache (tests: ids are reused between test databases)."""
+    _session_cache.clear()
+
+
+def _cached_session(session_id: int, *, guide_user_id: int) -> LiveSession:
+    """The session with its slot, guide and tour, for what does not change during a tour (names,
+    ids). Read again when older than a few seconds or when the slot's guide is someone else now.
+    Callers check status, bookings and bans from fresh reads, never from this object."""
+    now = time.monotonic()
+    cached = _session_cache.get(session_id)
+    if cached is not None and now - cached[0] < _SESSION_CACHE_SECONDS:
+        session = cached[1]
+        if session.slot.guide.user_id == guide_user_id:
+            return session
+    session = _session(session_id)
+    if len(_session_cache) > 1000:
+        _session_cache.clear()
+    _session_cache[session_id] = (now, session)
+    return session
 
 
 # -- wire objects -----------------------------------------------------------------------------------

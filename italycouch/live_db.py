@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait as wait_for_futures
 from typing import Any, ParamSpec, TypeVar, cast
 
-from channels.db import DatabaseSyncToAsync, database_sync_to_async
+from asgiref.sync import SyncToAsync
+from channels.db import database_sync_to_async
 from django.conf import settings
-from django.db import connections
+from django.db import close_old_connections, connections
 
 __all__ = ["close_live_db", "close_live_db_sync", "live_db"]
 
@@ -53,12 +55,41 @@ def live_db(function: Callable[P, R]) -> Callable[P, Coroutine[Any, Any, R]]:
     threads = _threads()
     if threads == 1:
         return cast(Callable[P, Coroutine[Any, Any, R]], database_sync_to_async(function))
-    # thread_sensitive=False: any thread of the pool; Channels' wrapper still closes stale
-    # connections before and after the call, as for requests.
+    # thread_sensitive=False: any thread of the pool.
     return cast(
         Callable[P, Coroutine[Any, Any, R]],
-        DatabaseSyncToAsync(function, thread_sensitive=False, executor=_executor(threads)),
+        _PooledDatabaseCall(function, thread_sensitive=False, executor=_executor(threads)),
     )
+
+
+class _PooledDatabaseCall(SyncToAsync[Any, Any]):
+    """A call on a pool thread, with the connection hygiene of a request, at most once a second.
+
+    Channels' ``DatabaseSyncToAsync`` runs ``close_old_connections`` before and after every
+    call; with ``CONN_HEALTH_CHECKS`` each call then began with a ``SELECT 1``: one round trip
+    more for every chat message of a busy room. Here the check (and the ``CONN_MAX_AGE``
+    recycling) runs when the thread's last one is a second old, and always right after a call
+    that had a database error, so that a broken connection is dropped before the next call.
+    """
+
+    def thread_handler(self, loop: Any, *args: Any, **kwargs: Any) -> Any:
+        _tidy_connections()
+        try:
+            return super().thread_handler(loop, *args, **kwargs)  # type: ignore[no-untyped-call]
+        finally:
+            _tidy_connections()
+
+
+_tidied = threading.local()
+TIDY_SECONDS = 1.0
+
+
+def _tidy_connections() -> None:
+    now = time.monotonic()
+    errors = any(connection.errors_occurred for connection in connections.all(initialized_only=True))
+    if errors or now - getattr(_tidied, "at", float("-inf")) >= TIDY_SECONDS:
+        close_old_connections()
+        _tidied.at = now
 
 
 def close_live_db_sync(timeout: float = 30.0) -> None:

@@ -5,6 +5,7 @@ import pytest
 from django.core.cache import cache
 from hypothesis import settings as hypothesis_settings
 
+from chat.selectors import forget_cached_sessions
 from italycouch.live_db import close_live_db_sync
 
 # CI must be repeatable: the same examples every run (explore freely on a developer machine).
@@ -17,10 +18,13 @@ pytest_plugins = ["tests.support.smtp", "tests.support.celery", "tests.e2e.fixtu
 
 @pytest.fixture(autouse=True)
 def _isolated_cache() -> Iterator[None]:
-    """Rate-limit counters and cached pages must not leak from one test into the next."""
+    """Rate-limit counters, cached pages and the live room's cached sessions must not leak from
+    one test into the next."""
     cache.clear()
+    forget_cached_sessions()
     yield
     cache.clear()
+    forget_cached_sessions()
 
 
 @pytest.fixture(autouse=True)

@@ -199,14 +199,21 @@ export class SignalClient {
 
   private receive(data: unknown): void {
     if (typeof data !== "string") return;
-    let message: Message;
+    let parsed: unknown;
     try {
-      const parsed: unknown = JSON.parse(data);
-      if (typeof parsed !== "object" || parsed === null || typeof (parsed as Message).type !== "string") return;
-      message = parsed as Message;
+      parsed = JSON.parse(data);
     } catch {
       return;
     }
+    // A busy room writes the events of one moment as one frame: a JSON array, in order.
+    for (const item of Array.isArray(parsed) ? parsed : [parsed]) {
+      if (this.stopped) return; // a fatal event (kicked, error) ended the connection
+      if (typeof item !== "object" || item === null || typeof (item as Message).type !== "string") continue;
+      this.handle(item as Message);
+    }
+  }
+
+  private handle(message: Message): void {
     if (message.type === "pong") {
       this.options.clock.pong(Number(message.client_time), Number(message.server_time));
       return;

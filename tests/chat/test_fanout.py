@@ -15,7 +15,7 @@ from chat import fanout, realtime, selectors
 from chat.fanout import LocalRoom, LocalSocket
 from chat.models import ChatMessage, RoomState
 from chat.protocol import event
-from tests.chat.support import live_room, run
+from tests.chat.support import live_room, room_events, run
 
 pytestmark = pytest.mark.usefixtures("fresh_loop_state")
 
@@ -25,6 +25,7 @@ class Sink:
 
     def __init__(self, *, stuck: bool = False) -> None:
         self.frames: list[dict[str, Any]] = []
+        self.writes: list[str] = []  # each frame as written
         self.gate = asyncio.Event()
         if not stuck:
             self.gate.set()
@@ -32,9 +33,10 @@ class Sink:
 
     async def send(self, text: str) -> None:
         await self.gate.wait()
-        frame = json.loads(text)
-        if frame["type"] not in ("presence.count", "participant.list"):  # the room's ticker, not under test
-            self.frames.append(frame)
+        self.writes.append(text)
+        for frame in room_events(text):
+            if frame["type"] not in ("presence.count", "participant.list"):  # the room's ticker, not under test
+                self.frames.append(frame)
 
     async def kick(self, code: str, message: str) -> None:
         self.kicks.append((code, message))
@@ -165,6 +167,48 @@ def test_audiences_everyone_moderators_one_person_and_everyone_but_one():
     run(scenario())
 
 
+def test_events_of_one_turn_of_the_loop_share_one_frame_and_a_quiet_room_waits_for_nothing():
+    given = live_room()
+    session_id = given.session.pk
+    anna, guide = given.guests[0].pk, given.guide.pk
+
+    def written(sink: Sink) -> list[str]:
+        """The frames written after the join's snapshot, leaving out the room's ticker."""
+        ticker = {"presence.count", "participant.list"}
+        return [text for text in sink.writes[1:] if {item["type"] for item in room_events(text)} - ticker]
+
+    async def scenario():
+        viewer, moderator = Sink(), Sink()
+        await _socket(session_id, anna, viewer)
+        await _socket(session_id, guide, moderator, moderator=True)
+        room = fanout.get_hub().rooms[session_id]
+        payloads = await database_sync_to_async(_store_messages)(session_id, anna, 4)
+        # Published in one turn (as when Redis hands over several at once): one frame each.
+        room.on_payload(payloads[0])
+        room.on_payload(realtime.encode(event("to.mods"), audience=realtime.MODERATORS))
+        room.on_payload(payloads[1])
+        room.on_payload(payloads[2])
+        await _settle(lambda: viewer.seqs() == [1, 2, 3] and moderator.seqs() == [1, 2, 3])
+        assert [[item["type"] for item in room_events(text)] for text in written(moderator)] == [
+            ["chat.message", "to.mods", "chat.message", "chat.message"]
+        ]
+        (frame,) = written(viewer)  # the same moment without what is not for her
+        assert frame.startswith("[")
+        assert [item.get("seq") for item in room_events(frame)] == [1, 2, 3]
+        # A lone event is written at once, as itself: no array, no waiting for company.
+        room.on_payload(realtime.encode(event("alone")))
+        await _settle(lambda: viewer.types()[-1] == "alone")
+        assert written(viewer)[-1].startswith("{")
+        # What a socket has already is left out of the frame (a late duplicate beside message 4).
+        room.on_payload(payloads[1])
+        room.on_payload(payloads[3])
+        await _settle(lambda: viewer.seqs()[-1:] == [4])
+        assert viewer.seqs() == [1, 2, 3, 4]
+        assert written(viewer)[-1].startswith("{")
+
+    run(scenario())
+
+
 def test_a_kick_on_the_bus_closes_only_that_persons_sockets():
     given = live_room()
     session_id = given.session.pk
@@ -212,12 +256,13 @@ def test_a_stuck_socket_never_holds_up_the_others_and_is_resynced_when_it_overfl
         assert slow_socket.overflows >= 1
         assert len(slow_socket._frames) <= 20
         slow.gate.set()
-        # It gets what it was sending (message 1, unless the room's ticker wrote just before),
-        # then a snapshot after the last message it has: nothing lost, nothing twice.
+        # It gets what it was sending (messages 1 and 2, published in one turn of the loop and
+        # so written as one frame, unless the room's ticker wrote just before), then a snapshot
+        # after the last message it has: nothing lost, nothing twice.
         await _settle(lambda: "room.snapshot" in slow.types()[1:])
         resync_at = slow.types().index("room.snapshot", 1)
         live = [frame["seq"] for frame in slow.frames[1:resync_at] if frame["type"] == "chat.message"]
-        assert live in ([], [1])
+        assert live in ([], [1, 2])
         assert slow.frames[resync_at]["after_seq"] == (live[-1] if live else 0)
         assert slow.frames[resync_at]["last_seq"] == 60
         room.on_payload(realtime.encode(event("chat.typing", user={"id": 1})))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -10,13 +11,14 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from bookings.models import Booking
+from bookings.models import Booking, Slot
 from chat import realtime, selectors, services
 from chat.models import ChatMessage, Participant, Question, RoomState
 from chat.rules import RuleViolation
 from streaming import services as streaming_services
 from streaming.models import LiveSession
 from tests.chat.support import Room, live_room, make_user
+from tests.factories import GuideProfileFactory
 
 
 class Published:
@@ -294,6 +296,7 @@ def test_in_slow_mode_a_message_costs_one_more_query_under_the_lock_and_a_refusa
 ):
     services.set_slow_mode(by=room.guide, session_id=room.session.pk, seconds=30)
     services.connect(user=room.guest, session_id=room.session.pk, socket_id="s1")
+    services.send_message(user=room.guests[1], session_id=room.session.pk, client_id="first", text="hi")
     selectors.blocked_words()  # cached from here on, as in a busy room
     with django_assert_max_num_queries(7) as captured:
         services.send_message(user=room.guest, session_id=room.session.pk, client_id="a", text="1")
@@ -348,3 +351,35 @@ def test_slow_mode_is_checked_again_under_the_lock(room, published, monkeypatch)
     assert RoomState.objects.get(session=room.session).last_seq == 1
     assert Participant.objects.get(user=room.guest).messages == 1
     assert published.types() == ["moderation.slow_mode", "chat.message"]
+
+
+def test_what_can_change_during_a_tour_is_read_fresh_for_every_message(room, published):
+    """send_checks keeps the session's names in a per-process cache; who the guide is, whether
+    the tour has ended and who is banned are read with every message all the same."""
+    services.send_message(user=room.guide, session_id=room.session.pk, client_id="g1", text="Benvenuti")
+    services.send_message(user=room.guest, session_id=room.session.pk, client_id="v1", text="Ciao")
+    # The slot gets another guide: the former one is nobody in this room at once.
+    successor: Any = GuideProfileFactory()
+    Slot.objects.filter(pk=room.session.slot_id).update(guide=successor)
+    with pytest.raises(RuleViolation) as refused:
+        services.send_message(user=room.guide, session_id=room.session.pk, client_id="g2", text="Still me?")
+    assert refused.value.code == "not_allowed"
+    taken_over = services.send_message(user=successor.user, session_id=room.session.pk, client_id="s1", text="Eccomi")
+    assert taken_over.created
+    announced = json.loads(published.events[-1]["envelope"].frame)
+    assert (announced["type"], announced["author"]["id"], announced["author"]["role"]) == (
+        "chat.message",
+        successor.user.pk,
+        "guide",
+    )
+    # A ban and the end of the tour, each from the next message on.
+    streaming_services.ban_viewer(by=successor.user, session_id=room.session.pk, user=room.guest)
+    with pytest.raises(RuleViolation) as banned:
+        services.send_message(user=room.guest, session_id=room.session.pk, client_id="v2", text="Hello?")
+    assert banned.value.code == "not_allowed"
+    LiveSession.objects.filter(pk=room.session.pk).update(
+        status=LiveSession.Status.ENDED, ended_reason=LiveSession.EndedReason.COMPLETED, ended_at=timezone.now()
+    )
+    with pytest.raises(RuleViolation) as ended:
+        services.send_message(user=successor.user, session_id=room.session.pk, client_id="s2", text="Grazie")
+    assert ended.value.code == "ended"

@@ -8,6 +8,7 @@ the page and the real server and drops or closes the connection; the server is n
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from datetime import datetime
@@ -442,6 +443,54 @@ def test_an_xss_corpus_in_chat_questions_and_names_renders_as_inert_text(new_pag
         assert links == [["http:", origin, same_site, same_site]]
         assert csp_violations(page) == []
     assert dialogs == []
+
+
+def test_room_events_that_arrive_as_one_array_frame_each_show_in_order(new_page: Any) -> None:
+    """A busy room writes the events of one moment as one frame, a JSON array (docs/events.md,
+    "Batches"). Between the page and the real server, the route collects three chat messages and
+    hands them to the page as one such frame: the page shows all three, in order."""
+    session = open_session()
+    reader = booked_guest(session, name="Bea")
+    writer = booked_guest(session, name="Carlo")
+    reader_page = new_page(user=reader)
+    writer_page = new_page(user=writer, **PHONE)
+    state: dict[str, Any] = {"batching": False, "held": [], "batches": []}
+
+    def route(page_side: Any) -> None:
+        server_side = page_side.connect_to_server()
+        page_side.on_message(server_side.send)
+
+        def to_page(message: str | bytes) -> None:
+            if not (state["batching"] and isinstance(message, str) and '"chat.message"' in message):
+                page_side.send(message)
+                return
+            parsed = json.loads(message)
+            state["held"].extend(parsed if isinstance(parsed, list) else [parsed])
+            if sum(event["type"] == "chat.message" for event in state["held"]) == 3:
+                frame = json.dumps(state["held"])
+                state["held"] = []
+                state["batches"].append(frame)
+                page_side.send(frame)
+
+        server_side.on_message(to_page)
+
+    reader_page.route_web_socket(re.compile(r"/ws/live/"), route)
+    reader_page.goto(watch_url(session))
+    writer_page.goto(watch_url(session))
+    wait_joined(reader_page)
+    wait_joined(writer_page)
+    send_chat(writer_page, "prima")
+    wait_for_chat(reader_page, "prima")
+
+    state["batching"] = True
+    for text in ("uno", "due", "tre"):
+        send_chat(writer_page, text)
+        wait_for_chat(writer_page, text)
+    wait_for_chat(reader_page, "tre")
+    assert len(state["batches"]) == 1
+    assert state["batches"][0].startswith("[")
+    assert chat_texts(reader_page) == ["prima", "uno", "due", "tre"]
+    assert chat_texts(writer_page) == chat_texts(reader_page)
 
 
 def test_a_lost_ack_and_a_guest_offline_for_a_while_lose_nothing_and_duplicate_nothing(new_page: Any) -> None:

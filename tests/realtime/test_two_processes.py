@@ -26,6 +26,7 @@ from accounts.models import GuideProfile, User
 from streaming.models import LiveSession
 from streaming.rules import Role
 from streaming.tokens import issue_join_token
+from tests.chat.support import room_events
 from tests.factories import BookingFactory, GuideProfileFactory, SlotFactory, TourFactory, UserFactory
 from tests.support.live_server import LiveSite, run_live_site
 
@@ -83,7 +84,7 @@ class Client:
     async def _read(self) -> None:
         with contextlib.suppress(Exception):
             async for frame in self.socket:
-                self.received.append(json.loads(frame))
+                self.received.extend(room_events(str(frame)))
                 self._new.set()
 
     async def send(self, **message: Any) -> None:
