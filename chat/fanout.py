@@ -112,25 +112,20 @@ class LocalSocket:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await writer
 
-    def push(self, items: list[tuple[str, int | None]], text: str) -> None:
+    def push(self, items: list[tuple[str, int | None]], text: str | None = None) -> None:
         """Write room events now as one frame, or queue them behind a pending write (never
-        blocks). ``items`` are (frame, seq) in order; ``text`` is the one frame carrying all of
-        them (the frame itself for one event, else a JSON array), shared by every socket that
-        gets all of them. Overflow: drop the backlog and resync the client."""
-        if self._closed:
+        blocks). ``items`` are (frame, seq) in order; ``text``, when given, is the one frame
+        carrying all of them (``frame_of``), built once for every socket that gets all of them.
+        Overflow: drop the backlog and resync the client."""
+        if self._closed or self.state is SocketState.IDLE:
             return
-        if self.state is not SocketState.LIVE:
-            if self.state is SocketState.JOINING:
-                for frame, seq in items:
-                    self._queue(frame, seq)  # sent after the snapshot, unless it is in it
-            return
-        if self._writer is not None or self._frames:
+        if self.state is SocketState.JOINING or self._writer is not None or self._frames:
             for frame, seq in items:
-                self._queue(frame, seq)
+                self._queue(frame, seq)  # joining: sent after the snapshot, unless it is in it
             return
         is_new = self._is_new
         fresh = [frame for frame, seq in items if is_new(seq)]
-        if len(fresh) == len(items):
+        if text is not None and len(fresh) == len(items):
             self._write_now(text)
         elif fresh:
             self._write_now(frame_of(fresh))
@@ -451,7 +446,7 @@ class LocalRoom:
                 continue
             mine = [item for item, envelope in zip(items, batch, strict=True) if _reaches(envelope, socket)]
             if mine:
-                socket.push(mine, text if len(mine) == len(items) else frame_of([frame for frame, _seq in mine]))
+                socket.push(mine, text if len(mine) == len(items) else None)
                 count += len(mine)
         self.delivered += count
 

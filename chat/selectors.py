@@ -179,14 +179,10 @@ class SendChecks:
     last_sent_at: datetime | None  # the person's latest message in the session
 
 
-def _sent_times(user: User) -> QuerySet[ChatMessage, datetime]:
-    """When the person's messages were sent, latest first."""
-    return ChatMessage.objects.filter(author=user).order_by("-created_at").values_list("created_at", flat=True)
-
-
 def last_sent_at(*, session_id: int, user: User) -> datetime | None:
     """When the person last sent a message in the session (slow mode)."""
-    return _sent_times(user).filter(session_id=session_id).first()
+    sent = ChatMessage.objects.filter(session_id=session_id, author=user).order_by("-created_at")
+    return sent.values_list("created_at", flat=True).first()
 
 
 def send_checks(*, user: User, session_id: int, client_id: str, now: datetime) -> SendChecks:
@@ -267,7 +263,8 @@ def forget_cached_sessions() -> None:
 
 def _cached_session(session_id: int, *, guide_user_id: int) -> LiveSession:
     """The session with its slot, guide and tour, for what does not change during a tour (names,
-    ids). Read again when older than a few seconds or when the slot's guide is someone else now.
+    ids). Read again when older than _SESSION_CACHE_SECONDS or when the slot's guide is someone
+    else now.
     Callers check status, bookings and bans from fresh reads, never from this object."""
     now = time.monotonic()
     cached = _session_cache.get(session_id)

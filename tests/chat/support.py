@@ -109,9 +109,8 @@ class Socket:
     comm: WebsocketCommunicator
     user: User
     inbox: list[dict[str, Any]] = field(default_factory=list)
-    # The rest of a batch frame, not yet taken; and how many frames arrived.
+    # The rest of a batch frame, not yet taken.
     unpacked: list[dict[str, Any]] = field(default_factory=list)
-    frames: int = 0
 
     async def send(self, **message: Any) -> None:
         await self.comm.send_json_to(message)
@@ -131,7 +130,6 @@ class Socket:
             return dict(output)
         assert output["type"] == "websocket.send", output
         first, *self.unpacked = room_events(output["text"])
-        self.frames += 1
         return first
 
     async def receive(self, *, within: float = STEP) -> dict[str, Any]:
