@@ -64,10 +64,14 @@ messages:
 	$(PY) manage.py makemessages -l it --ignore=node_modules --ignore=.venv
 	$(PY) manage.py compilemessages --ignore=.venv --ignore=node_modules
 
+# Re-resolves pyproject.toml's ranges (the project itself is not a package: its apps sit side by
+# side, so only its dependencies are installed) and pins the whole tree in $(LOCK).
+LOCK ?= requirements.lock
 lock:
 	rm -rf /tmp/italycouch-lock && $(PYTHON) -m venv /tmp/italycouch-lock
-	/tmp/italycouch-lock/bin/pip install --quiet ".[dev]"
-	/tmp/italycouch-lock/bin/pip freeze --exclude-editable | grep -v -E '^(pip|setuptools|wheel|italycouch)[= @]' > requirements.lock
+	$(PYTHON) -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; print("\n".join(p["dependencies"] + p["optional-dependencies"]["dev"]))' > /tmp/italycouch-lock/requirements.in
+	/tmp/italycouch-lock/bin/pip install --quiet -r /tmp/italycouch-lock/requirements.in
+	/tmp/italycouch-lock/bin/pip freeze | grep -v -E '^(pip|setuptools|wheel)[= @]' > $(LOCK)
 
 clean:
 	rm -rf $(VENV) node_modules static/build staticfiles

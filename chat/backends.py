@@ -34,6 +34,7 @@ from django.conf import settings
 from django.db import connections
 
 from chat.rules import Rate
+from italycouch.tasks import cancel_and_wait
 
 __all__ = [
     "MemoryBackend",
@@ -357,6 +358,7 @@ class _RedisSubscription(Subscription):
         self._pubsub: aredis.client.PubSub | None = None
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
+        self._closing = False
 
     @property
     def reconnected(self) -> asyncio.Event:
@@ -369,7 +371,8 @@ class _RedisSubscription(Subscription):
 
     async def _run(self) -> None:
         first = True
-        while True:
+        # Until closed: close cancels this task too, but a cancellation can be lost (italycouch/tasks.py).
+        while not self._closing:
             pubsub = self._backend.pubsub_client.pubsub(ignore_subscribe_messages=True)
             self._pubsub = pubsub
             try:
@@ -379,7 +382,7 @@ class _RedisSubscription(Subscription):
                     first = False
                 else:
                     self._reconnected.set()
-                while True:
+                while not self._closing:
                     message = await pubsub.get_message(timeout=None)
                     if message is None or message.get("type") != "message":
                         continue
@@ -397,11 +400,9 @@ class _RedisSubscription(Subscription):
                     await asyncio.shield(pubsub.aclose())  # type: ignore[no-untyped-call]
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-            self._task = None
+        self._closing = True
+        task, self._task = self._task, None
+        await cancel_and_wait([task], owner=f"live room {self._session_id}: Redis subscription")
 
 
 class RedisBackend(RoomBackend):

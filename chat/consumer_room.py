@@ -24,7 +24,7 @@ from chat.protocol import dumps, event
 from chat.rules import RuleViolation
 from chat.selectors import RoomAccess
 from italycouch.live_db import live_db
-from italycouch.server_send import SERVER_SEND
+from italycouch.server_send import SERVER_SEND, WIRE, Wire
 from streaming.selectors import LiveAccessDenied
 
 __all__ = ["RoomHost", "RoomSession"]
@@ -60,6 +60,8 @@ class RoomSession:
         self._kick_host = kick
         # Room frames go out through the server's own send (italycouch/server_send.py).
         self._server_send = host.scope.get(SERVER_SEND) or host.base_send
+        # Under uvicorn, the fan-out's frames (built once for the room) go straight to the socket.
+        self._wire: Wire | None = host.scope.get(WIRE)
         self.access: RoomAccess | None = None
         self.person: dict[str, Any] = {}
         self.hub: Hub | None = None
@@ -82,6 +84,7 @@ class RoomSession:
                 send=self._send_text,
                 snapshot=self._snapshot,
                 kick=self._kicked,
+                wire=self._write_wire if self._wire is not None else None,
             )
             await self.hub.attach(socket)
             self.socket = socket
@@ -117,10 +120,19 @@ class RoomSession:
 
     # -- frames ------------------------------------------------------------------------------------
 
+    def _host_closing(self) -> bool:
+        """Kicked or refused: the socket is closing, and nothing more is sent on it."""
+        return bool(getattr(self.host, "_closing", False))
+
     async def _send_text(self, text: str) -> None:
-        if getattr(self.host, "_closing", False):
-            return  # kicked or refused: the socket is closing, send nothing more
-        await self._server_send({"type": "websocket.send", "text": text})
+        if not self._host_closing():
+            await self._server_send({"type": "websocket.send", "text": text})
+
+    def _write_wire(self, framed: bytes) -> bool:
+        """A room frame's bytes to the socket now (True), or False: use ``_send_text``."""
+        if self._host_closing():
+            return True  # nothing to send: as good as written
+        return self._wire is not None and self._wire.write(framed)
 
     async def _send(self, frame: dict[str, Any]) -> None:
         await self._send_text(dumps(frame))

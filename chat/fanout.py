@@ -14,8 +14,10 @@ sockets, holds 40+. So:
   writes each event at once; in a busy one the events that arrived while the loop was writing
   share a write, and the cost per delivery falls as the rate rises (a write to a socket is a
   system call: most of a delivery's cost here).
-* ``LocalSocket`` is written to directly in that one pass (its send coroutine stepped in place:
-  the server's send does not suspend, so there is no task switch per delivery). A socket that
+* ``LocalSocket`` is written to directly in that one pass: under uvicorn the frame's bytes, built
+  once for the room, go straight to the socket's transport (``italycouch.server_send.Wire``,
+  docs/adr/0015); otherwise its send coroutine is stepped in place (the server's send does not
+  suspend, so there is no task switch per delivery). A socket that
   cannot take a frame at once gets a task of its own and a bounded queue until it has caught up,
   so a slow client never holds up the loop or the others; it catches up a batch per frame. When
   its queue overflows it is emptied and the client gets a fresh ``room.snapshot`` of what it
@@ -42,6 +44,8 @@ from chat.backends import MemoryBackend, RedisBackend, RoomBackend
 from chat.protocol import dumps, event, frame_of
 from chat.realtime import Envelope
 from italycouch.live_db import live_db
+from italycouch.server_send import text_frame
+from italycouch.tasks import cancel_and_wait
 
 __all__ = ["Hub", "LocalRoom", "LocalSocket", "close_hub", "get_hub"]
 
@@ -84,6 +88,7 @@ class LocalSocket:
         send: Callable[[str], Coroutine[Any, Any, None]],
         snapshot: SnapshotBuilder,
         kick: Callable[[str, str], Awaitable[None]],
+        wire: Callable[[bytes], bool] | None = None,
     ) -> None:
         self.session_id = session_id
         self.user_id = user_id
@@ -94,6 +99,8 @@ class LocalSocket:
         self.last_seq = 0
         self.overflows = 0
         self._send = send
+        # Writes a whole frame from ``text_frame`` at once, or returns False (then ``send``).
+        self._wire = wire
         self._snapshot = snapshot
         self._kick = kick
         self._frames: deque[tuple[str, int | None]] = deque()
@@ -107,16 +114,14 @@ class LocalSocket:
         self._closed = True
         self._frames.clear()
         writer, self._writer = self._writer, None
-        if writer is not None:
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await writer
+        await cancel_and_wait([writer], owner=f"live socket {self.socket_id}")
 
-    def push(self, items: list[tuple[str, int | None]], text: str | None = None) -> None:
+    def push(self, items: list[tuple[str, int | None]], text: str | None = None, framed: bytes | None = None) -> None:
         """Write room events now as one frame, or queue them behind a pending write (never
         blocks). ``items`` are (frame, seq) in order; ``text``, when given, is the one frame
-        carrying all of them (``frame_of``), built once for every socket that gets all of them.
-        Overflow: drop the backlog and resync the client."""
+        carrying all of them (``frame_of``) and ``framed`` the same as WebSocket bytes
+        (``text_frame``), both built once for every socket that gets all of them. Overflow: drop
+        the backlog and resync the client."""
         if self._closed or self.state is SocketState.IDLE:
             return
         if self.state is SocketState.JOINING or self._writer is not None or self._frames:
@@ -126,7 +131,7 @@ class LocalSocket:
         is_new = self._is_new
         fresh = [frame for frame, seq in items if is_new(seq)]
         if text is not None and len(fresh) == len(items):
-            self._write_now(text)
+            self._write_now(text, framed)
         elif fresh:
             self._write_now(frame_of(fresh))
 
@@ -149,9 +154,13 @@ class LocalSocket:
         else:
             self._frames.append((frame, seq))
 
-    def _write_now(self, frame: str) -> None:
-        """Step the send coroutine; if it suspends, a task of this socket finishes it."""
+    def _write_now(self, frame: str, framed: bytes | None = None) -> None:
+        """Write the frame's bytes straight to the transport when the server lets us (uvicorn:
+        italycouch/server_send.py); else step the send coroutine, and if it suspends, a task of
+        this socket finishes it."""
         if self._closed:
+            return
+        if self._wire is not None and self._wire(text_frame(frame) if framed is None else framed):
             return
         coroutine = self._send(frame)
         try:
@@ -306,12 +315,7 @@ class LocalRoom:
         if self._write_handle is not None:
             self._write_handle.cancel()
             self._write_handle = None
-        tasks = [task for task in (self._ticker, *self._tasks) if task is not None]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait([self._ticker, *self._tasks], owner=f"live room {self.session_id}")
         if self._subscription is not None:
             await self._subscription.close()
         for socket in list(self.sockets):
@@ -437,16 +441,20 @@ class LocalRoom:
             return
         items = [(envelope.frame, envelope.seq) for envelope in batch if envelope.frame is not None]
         text = frame_of([frame for frame, _seq in items])
+        framed = text_frame(text)
         everyone = all(envelope.audience == realtime.ALL and envelope.exclude is None for envelope in batch)
         count = 0
         for socket in self.sockets:
             if everyone:
-                socket.push(items, text)
+                socket.push(items, text, framed)
                 count += len(items)
                 continue
             mine = [item for item, envelope in zip(items, batch, strict=True) if _reaches(envelope, socket)]
             if mine:
-                socket.push(mine, text if len(mine) == len(items) else None)
+                if len(mine) == len(items):
+                    socket.push(mine, text, framed)
+                else:
+                    socket.push(mine)
                 count += len(mine)
         self.delivered += count
 
@@ -464,8 +472,12 @@ class LocalRoom:
         next_full_presence = clock()
         next_flush = clock() + self.reaction_flush_seconds
         next_heartbeat = clock() + rules.HEARTBEAT_SECONDS
-        while True:
+        # Until the room closes: its close cancels this task too, but a cancellation lost in a
+        # call below (italycouch/tasks.py) must not leave it ticking for a room that is gone.
+        while not self.closing:
             await asyncio.sleep(self.tick_seconds)
+            if self.closing:
+                return
             now = clock()
             try:
                 await self._reaction_batch()

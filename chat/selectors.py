@@ -19,7 +19,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from accounts.models import User
+from accounts.models import GuideProfile, User
 from bookings.models import Booking, Slot
 from chat import realtime, rules
 from chat.models import (
@@ -284,17 +284,20 @@ def _cached_session(session_id: int, *, guide_user_id: int) -> LiveSession:
 
 def person(user: User, *, session: LiveSession) -> dict[str, Any]:
     """``{id, name, role, country}``: the guide by their guide name, others by their own name."""
-    guide = session.slot.guide
-    if guide.user_id == user.pk:
-        name, role = guide.display_name or user.name, MemberRole.GUIDE
+    return _person(user.pk, user.name, user.is_staff, user.country, guide=session.slot.guide)
+
+
+def _person(user_id: int, name: str, is_staff: bool, country: str, *, guide: GuideProfile) -> dict[str, Any]:
+    if guide.user_id == user_id:
+        name, role = guide.display_name or name, MemberRole.GUIDE
     else:
-        name, role = user.name, MemberRole.STAFF if user.is_staff else MemberRole.VIEWER
+        role = MemberRole.STAFF if is_staff else MemberRole.VIEWER
     # Never the e-mail address (get_full_name falls back to it): other guests read this.
     return {
-        "id": user.pk,
-        "name": (name or "").strip() or f"Guest {user.pk}",
+        "id": user_id,
+        "name": (name or "").strip() or f"Guest {user_id}",
         "role": str(role),
-        "country": user.country.strip() or None,
+        "country": country.strip() or None,
     }
 
 
@@ -405,21 +408,39 @@ def participants(session_id: int, *, now: datetime | None = None) -> tuple[list[
         RoomConnection.objects.filter(_fresh_connections(session_id, now)).values_list("user_id", flat=True)
     )
     watched = dict(ViewerPresence.objects.filter(session_id=session_id).values_list("user_id", "total_seconds"))
+    guide = session.slot.guide
     result = []
     viewers = 0
-    for row in Participant.objects.filter(session_id=session_id).select_related("user").order_by("joined_at", "pk"):
-        is_connected = row.user_id in connected
-        if is_connected and row.role == Participant.Role.VIEWER:
+    # Plain rows, not model instances: the guide's list of a thousand people is rebuilt every few
+    # seconds on a thread that shares the GIL with the room's fan-out (docs/performance.md).
+    rows = (
+        Participant.objects.filter(session_id=session_id)
+        .order_by("joined_at", "pk")
+        .values_list(
+            "user_id",
+            "role",
+            "joined_at",
+            "last_seen_at",
+            "messages",
+            "reactions",
+            "user__name",
+            "user__is_staff",
+            "user__country",
+        )
+    )
+    for user_id, role, joined_at, last_seen_at, messages, reactions, name, is_staff, country in rows:
+        is_connected = user_id in connected
+        if is_connected and role == Participant.Role.VIEWER:
             viewers += 1
-        status = rules.participant_status(connected=is_connected, last_seen_at=row.last_seen_at, now=now)
+        status = rules.participant_status(connected=is_connected, last_seen_at=last_seen_at, now=now)
         result.append(
             {
-                "user": person(row.user, session=session),
-                "joined_at": iso(row.joined_at),
+                "user": _person(user_id, name, is_staff, country, guide=guide),
+                "joined_at": iso(joined_at),
                 "status": str(status),
-                "watched_seconds": watched.get(row.user_id, 0),
-                "messages": row.messages,
-                "reactions": row.reactions,
+                "watched_seconds": watched.get(user_id, 0),
+                "messages": messages,
+                "reactions": reactions,
             }
         )
     return result, viewers

@@ -16,12 +16,13 @@ its message.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.cache import cache
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -164,11 +165,12 @@ def send_message(*, user: User, session_id: int, client_id: str, text: str, now:
     nothing, even in slow mode or over the rate limit. Refusals (RuleViolation): not_allowed,
     ended, empty, too_long, rate_limited, timed_out, slow_mode (with ``retry_after``).
 
-    The hot path of a busy room, so it is lean: one query for the access and every check, then a
-    transaction of participant update, sequence number (the lock) and insert. The checks read
-    before the lock have a guard under it: the unique (session, author, client_id) constraint for
-    a retry racing its original, slow mode read again (only when it is on) for two messages of one
-    person at once.
+    The hot path of a busy room, so it is lean: one query for the access and every check, then
+    participant update, sequence number (the lock) and insert: one call on PostgreSQL, else a
+    transaction. The checks read before the lock have a guard under it: the unique (session,
+    author, client_id) constraint for a retry racing its original, slow mode read again (only when
+    it is on) for two messages of one person at once. The message is announced once it is
+    committed.
     """
     now = _now(now)
     checks = selectors.send_checks(user=user, session_id=session_id, client_id=client_id, now=now)
@@ -190,37 +192,91 @@ def send_message(*, user: User, session_id: int, client_id: str, text: str, now:
         # Refused here, most refusals in slow mode never wait for the lock.
         _refuse_if_slow_mode(seconds=checks.slow_mode_seconds, last_sent_at=checks.last_sent_at, now=now)
     held = not access.moderates and rules.find_blocked(cleaned, selectors.blocked_words()) is not None
+    status = ChatMessage.Status.HELD if held else ChatMessage.Status.VISIBLE
     try:
-        # A refusal or a duplicate rolls the whole transaction back, the raised last_seq with it: no
-        # number is ever committed without its message (a gap would stall every reader, fanout.py).
-        with transaction.atomic():
-            # Before the sequence lock, so that the lock is held for the insert only (and in the
-            # order record_reactions takes the two rows: participant, then RoomState).
-            _bump_participant(access=access, now=now, messages=1)
-            seq, slow_mode_seconds = _next_seq(session_id)
-            if slow_mode_seconds and not access.moderates:
-                # Read again under the lock (a statement after it sees every earlier commit): two
-                # messages of one person at once cannot both pass.
-                last_sent_at = selectors.last_sent_at(session_id=session_id, user=user)
-                _refuse_if_slow_mode(seconds=slow_mode_seconds, last_sent_at=last_sent_at, now=now)
-            message = ChatMessage.objects.create(
-                session_id=session_id,
-                seq=seq,
-                author=user,
-                client_id=client_id,
-                text=cleaned,
-                status=ChatMessage.Status.HELD if held else ChatMessage.Status.VISIBLE,
-                created_at=now,
-            )
-            _seq, payload = selectors.message_payload(message, session=access.session)
-            realtime.publish_on_commit(session_id, payload)
+        message = None
+        if connection.vendor == "postgresql" and (access.moderates or not checks.slow_mode_seconds):
+            message = _post_in_one_call(access=access, client_id=client_id, text=cleaned, status=status, now=now)
+        if message is None:
+            message = _post_in_transaction(access=access, client_id=client_id, text=cleaned, status=status, now=now)
     except IntegrityError:
         # A retry that raced its original past the first check: the original is stored now.
         existing = _stored(session_id=session_id, user=user, client_id=client_id)
         if existing is None:
             raise
         return SendOutcome(existing, created=False)
+    # Committed (or, inside a caller's transaction, announced when that commits).
+    _seq, payload = selectors.message_payload(message, session=access.session)
+    realtime.publish_on_commit(session_id, payload)
     return SendOutcome(message, created=True)
+
+
+# Raised by chat_post_message when slow mode was turned on between the checks and the write.
+_SLOW_MODE_CHANGED = "IFC01"
+
+
+def _post_in_one_call(
+    *, access: RoomAccess, client_id: str, text: str, status: str, now: datetime
+) -> ChatMessage | None:
+    """The message's whole write in one round trip (PostgreSQL: chat_post_message, migration
+    chat 0002), or None having written nothing: then :func:`_post_in_transaction`.
+
+    The same steps as that transaction, in the same order and under the same locks; on the room's
+    hot path five round trips (BEGIN, participant, sequence, insert, COMMIT) become one, and with
+    them four waits for the thread to be scheduled and to take the GIL back from the event loop
+    (docs/adr/0015). A duplicate ``client_id`` raises IntegrityError as the insert would.
+    """
+    session_id, user = access.session.pk, access.user
+    arguments: list[Any] = [session_id, user.pk, client_id, text, status, now, timezone.now(), access.moderates]
+    try:
+        # Inside a caller's transaction (tests) a savepoint keeps a refusal from aborting it.
+        savepoint = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
+        with savepoint, connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT message_id, message_seq FROM chat_post_message(%s, %s, %s, %s, %s, %s, %s, %s)", arguments
+            )
+            row = cursor.fetchone()
+    except DatabaseError as error:
+        if getattr(error.__cause__, "sqlstate", None) == _SLOW_MODE_CHANGED:
+            return None
+        raise
+    if row is None:
+        return None
+    message = ChatMessage(
+        pk=row[0],
+        session_id=session_id,
+        seq=row[1],
+        author=user,
+        client_id=client_id,
+        text=text,
+        status=status,
+        created_at=now,
+    )
+    message._state.adding = False
+    message._state.db = connection.alias
+    return message
+
+
+def _post_in_transaction(*, access: RoomAccess, client_id: str, text: str, status: str, now: datetime) -> ChatMessage:
+    """Participant count, sequence number (the lock) and insert in one transaction.
+
+    A refusal or a duplicate rolls the whole transaction back, the raised last_seq with it: no
+    number is ever committed without its message (a gap would stall every reader, fanout.py).
+    """
+    session_id, user = access.session.pk, access.user
+    with transaction.atomic():
+        # Before the sequence lock, so that the lock is held for the insert only (and in the
+        # order record_reactions takes the two rows: participant, then RoomState).
+        _bump_participant(access=access, now=now, messages=1)
+        seq, slow_mode_seconds = _next_seq(session_id)
+        if slow_mode_seconds and not access.moderates:
+            # Read again under the lock (a statement after it sees every earlier commit): two
+            # messages of one person at once cannot both pass.
+            last_sent_at = selectors.last_sent_at(session_id=session_id, user=user)
+            _refuse_if_slow_mode(seconds=slow_mode_seconds, last_sent_at=last_sent_at, now=now)
+        return ChatMessage.objects.create(
+            session_id=session_id, seq=seq, author=user, client_id=client_id, text=text, status=status, created_at=now
+        )
 
 
 def _moderated_message(access: RoomAccess, message_id: int) -> ChatMessage:

@@ -34,7 +34,6 @@ low frame); up, the low stream carries on until the publisher's next keyframe (r
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -55,6 +54,8 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av.frame import Frame
 from av.stream import Stream
+
+from italycouch.tasks import cancel_and_wait
 
 from . import forwarding
 from .adaptation import AdaptationConfig, Rendition, ViewerAdaptation
@@ -736,11 +737,7 @@ class SfuRoom:
                 await self._close_viewer(viewer)
             if self._publisher_pc is not None:
                 await self._drop_publisher(self._publisher_pc)
-            for task in list(self._pumps):
-                task.cancel()
-            for task in list(self._pumps):
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await cancel_and_wait(list(self._pumps), owner=f"SFU room {self.room_id}")
             sinks, self._sinks = self._sinks, []
             for sink in sinks:
                 try:

@@ -10,22 +10,17 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, cast
 
-from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.db import connections
 from django.utils import timezone
 
 from accounts.models import User
 from bookings.models import Booking, Slot
-from chat import fanout
-from italycouch.live_db import close_live_db
 from italycouch.routing import websocket_application
-from streaming import registry
 from streaming.models import LiveSession
 from streaming.rules import Role
 from streaming.tokens import issue_join_token
@@ -85,21 +80,6 @@ def live_room(guests: int = 2, **guest_fields: Any) -> Room:
 
 def application() -> Any:
     return websocket_application()
-
-
-def run(scenario: Awaitable[None], timeout: float = 90) -> None:
-    async def bounded() -> None:
-        try:
-            await asyncio.wait_for(scenario, timeout)
-        finally:
-            await fanout.close_hub()
-            current = registry._registry
-            if current is not None:
-                await current.close()
-            await sync_to_async(connections.close_all)()
-            await close_live_db()  # and the live sockets' database threads, after their last call
-
-    asyncio.run(bounded())
 
 
 @dataclass

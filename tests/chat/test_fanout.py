@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -15,9 +16,22 @@ from chat import fanout, realtime, selectors
 from chat.fanout import LocalRoom, LocalSocket
 from chat.models import ChatMessage, RoomState
 from chat.protocol import event
-from tests.chat.support import live_room, room_events, run
+from tests.chat.support import live_room, room_events
+from tests.support.live_loop import run
 
 pytestmark = pytest.mark.usefixtures("fresh_loop_state")
+
+
+TICKER = ("presence.count", "participant.list")  # the room's ticker: it may write at any moment, not under test
+
+
+def _ticker_only(text: str) -> bool:
+    return all(frame["type"] in TICKER for frame in room_events(text))
+
+
+def _payload(framed: bytes) -> str:
+    """A server's text frame's payload (unmasked; the length takes 1, 3 or 9 bytes)."""
+    return framed[{126: 4, 127: 10}.get(framed[1] & 0x7F, 2) :].decode()
 
 
 class Sink:
@@ -26,6 +40,7 @@ class Sink:
     def __init__(self, *, stuck: bool = False) -> None:
         self.frames: list[dict[str, Any]] = []
         self.writes: list[str] = []  # each frame as written
+        self.wired: list[bytes] = []  # each frame that came through the wire
         self.gate = asyncio.Event()
         if not stuck:
             self.gate.set()
@@ -33,10 +48,29 @@ class Sink:
 
     async def send(self, text: str) -> None:
         await self.gate.wait()
+        self._read(text)
+
+    def wire(self, framed: bytes) -> bool:
+        """The socket's wire under uvicorn (italycouch/server_send.py): takes a whole frame now,
+        or refuses (a paused transport) and the socket uses ``send``."""
+        if not self.gate.is_set():
+            return False
+        self.wired.append(framed)
+        self._read(_payload(framed))
+        return True
+
+    def _read(self, text: str) -> None:
         self.writes.append(text)
         for frame in room_events(text):
-            if frame["type"] not in ("presence.count", "participant.list"):  # the room's ticker, not under test
+            if frame["type"] not in TICKER:
                 self.frames.append(frame)
+
+    def writes_under_test(self) -> list[str]:
+        """What was written, leaving out the writes that carried the room's ticker alone."""
+        return [text for text in self.writes if not _ticker_only(text)]
+
+    def wired_under_test(self) -> list[bytes]:
+        return [framed for framed in self.wired if not _ticker_only(_payload(framed))]
 
     async def kick(self, code: str, message: str) -> None:
         self.kicks.append((code, message))
@@ -56,7 +90,9 @@ def _snapshot_after(session_id: int) -> Callable[[int], Awaitable[tuple[str, int
     return build
 
 
-async def _socket(session_id: int, user_id: int, sink: Sink, *, moderator: bool = False) -> LocalSocket:
+async def _socket(
+    session_id: int, user_id: int, sink: Sink, *, moderator: bool = False, wire: bool = False
+) -> LocalSocket:
     socket = LocalSocket(
         session_id=session_id,
         user_id=user_id,
@@ -65,6 +101,7 @@ async def _socket(session_id: int, user_id: int, sink: Sink, *, moderator: bool 
         send=sink.send,
         snapshot=_snapshot_after(session_id),
         kick=sink.kick,
+        wire=sink.wire if wire else None,
     )
     await fanout.get_hub().attach(socket)
     await socket.join(0)
@@ -174,8 +211,7 @@ def test_events_of_one_turn_of_the_loop_share_one_frame_and_a_quiet_room_waits_f
 
     def written(sink: Sink) -> list[str]:
         """The frames written after the join's snapshot, leaving out the room's ticker."""
-        ticker = {"presence.count", "participant.list"}
-        return [text for text in sink.writes[1:] if {item["type"] for item in room_events(text)} - ticker]
+        return sink.writes_under_test()[1:]
 
     async def scenario():
         viewer, moderator = Sink(), Sink()
@@ -205,6 +241,36 @@ def test_events_of_one_turn_of_the_loop_share_one_frame_and_a_quiet_room_waits_f
         await _settle(lambda: viewer.seqs()[-1:] == [4])
         assert viewer.seqs() == [1, 2, 3, 4]
         assert written(viewer)[-1].startswith("{")
+
+    run(scenario())
+
+
+def test_under_uvicorn_a_frame_is_built_once_for_the_room_and_goes_down_each_wire():
+    given = live_room(guests=3)
+    session_id = given.session.pk
+
+    async def scenario():
+        anna, bruno, carla = Sink(), Sink(), Sink()
+        for guest, sink in zip(given.guests, (anna, bruno, carla), strict=True):
+            await _socket(session_id, guest.pk, sink, wire=True)
+        room = fanout.get_hub().rooms[session_id]
+        payloads = await database_sync_to_async(_store_messages)(session_id, given.guests[0].pk, 3)
+        carla.gate.clear()  # her transport is paused: her wire refuses, send waits
+        room.on_payload(payloads[0])
+        room.on_payload(payloads[1])
+        await _settle(lambda: anna.seqs() == [1, 2] and bruno.seqs() == [1, 2])
+        # One frame for the moment, encoded and framed once: the very same bytes on every wire.
+        assert len(anna.wired_under_test()) == len(bruno.wired_under_test()) == 1
+        assert anna.wired_under_test()[0] is bruno.wired_under_test()[0]
+        assert json.loads(anna.writes[0])["type"] == "room.snapshot"  # the join went through send
+        # Carla's frame waits in send; what comes next queues behind it, and all of it arrives in order.
+        room.on_payload(payloads[2])
+        await _settle(lambda: anna.seqs() == [1, 2, 3])
+        assert carla.seqs() == []
+        carla.gate.set()
+        await _settle(lambda: carla.seqs() == [1, 2, 3])
+        assert carla.wired_under_test() == []
+        assert [len(sink.writes_under_test()) for sink in (anna, bruno, carla)] == [3, 3, 3]
 
     run(scenario())
 
@@ -283,5 +349,40 @@ def test_a_room_closes_when_its_last_socket_has_been_gone_a_while(monkeypatch):
         await hub.detach(socket)
         assert session_id in hub.rooms  # kept warm for a reconnect
         await _settle(lambda: session_id not in hub.rooms)
+
+    run(scenario())
+
+
+def test_a_room_closes_even_when_a_call_below_its_ticker_loses_the_cancellation(monkeypatch):
+    # Seen in the suite (Python 3.11, redis-py 8.1): the ticker was cancelled with a SET in
+    # flight, the call returned its reply normally, and the room's close waited for ever.
+    monkeypatch.setattr(LocalRoom, "full_presence_seconds", 0.0)  # the list is sent at every presence tick
+    given = live_room()
+    session_id = given.session.pk
+
+    async def scenario():
+        await _socket(session_id, given.guests[0].pk, Sink())
+        room = fanout.get_hub().rooms[session_id]
+        original = room.backend.swap
+        in_flight = asyncio.Event()
+
+        async def swap_that_loses_a_cancellation(key: str, value: str) -> str | None:
+            previous = await original(key, value)
+            in_flight.set()
+            with contextlib.suppress(asyncio.CancelledError):  # the reply comes back as if nothing happened
+                await asyncio.sleep(0.2)
+            return previous
+
+        monkeypatch.setattr(room.backend, "swap", swap_that_loses_a_cancellation)
+        await asyncio.wait_for(in_flight.wait(), 5)
+        ticker = room._ticker
+        assert ticker is not None
+        assert not ticker.done()
+        started = asyncio.get_running_loop().time()
+        await asyncio.wait_for(room.close(), 10)
+        # The ticker saw the room closing after its step and ended: no task left ticking for a
+        # room that is gone, and the close took about one step, not the grace of italycouch/tasks.py.
+        assert ticker.done()
+        assert asyncio.get_running_loop().time() - started < 2
 
     run(scenario())

@@ -12,7 +12,8 @@ from django.conf import settings
 
 from chat import backends, fanout, rules
 from chat.fanout import Hub, LocalSocket
-from tests.chat.support import live_room, make_user, run
+from tests.chat.support import live_room, make_user
+from tests.support.live_loop import run
 
 pytestmark = pytest.mark.usefixtures("fresh_loop_state")
 

@@ -12,7 +12,8 @@ import pytest
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from tests.chat.support import connect, live_room, run
+from tests.chat.support import connect, live_room
+from tests.support.live_loop import run
 
 pytestmark = [
     pytest.mark.usefixtures("fresh_loop_state"),

@@ -17,7 +17,8 @@ from channels.db import database_sync_to_async
 from django.utils import timezone
 
 from chat.models import ChatMessage
-from tests.chat.support import Socket, join, live_room, run
+from tests.chat.support import Socket, join, live_room
+from tests.support.live_loop import run
 
 pytestmark = pytest.mark.usefixtures("fresh_loop_state")
 

@@ -18,7 +18,8 @@ from streaming.consumers import FATAL_CLOSE_CODE
 from streaming.models import SessionBan
 from streaming.rules import Role
 from streaming.tokens import issue_join_token
-from tests.chat.support import ORIGIN, application, connect, join, live_room, run
+from tests.chat.support import ORIGIN, application, connect, join, live_room
+from tests.support.live_loop import run
 
 pytestmark = pytest.mark.usefixtures("fresh_loop_state")
 

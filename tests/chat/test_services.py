@@ -8,12 +8,14 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from bookings.models import Booking, Slot
 from chat import realtime, selectors, services
 from chat.models import ChatMessage, Participant, Question, RoomState
+from chat.protocol import iso
 from chat.rules import RuleViolation
 from streaming import services as streaming_services
 from streaming.models import LiveSession
@@ -249,6 +251,37 @@ def test_a_question_with_a_blocked_word_is_refused(room, published):
     assert not Question.objects.exists()
 
 
+def test_the_participant_list_names_each_person_as_the_room_shows_them(room, published):
+    now = timezone.now()
+    guide_name = room.session.slot.guide.display_name
+    room.guest.country, room.guest.name = "  Japan ", "Aiko"
+    room.guest.save()
+    room.guests[1].name = ""
+    room.guests[1].save()
+    for index, user in enumerate((room.guide, room.guest, room.guests[1], room.staff)):
+        services.connect(
+            user=user, session_id=room.session.pk, socket_id=f"s{index}", now=now + timedelta(seconds=index)
+        )
+    services.send_message(user=room.guest, session_id=room.session.pk, client_id="c", text="Ciao", now=now)
+    people, viewers = selectors.participants(room.session.pk, now=now + timedelta(seconds=10))
+    assert viewers == 2  # the guide and staff are not viewers
+    assert [(p["user"]["id"], p["user"]["name"], p["user"]["role"], p["user"]["country"]) for p in people] == [
+        (room.guide.pk, guide_name, "guide", room.guide.country.strip() or None),
+        (room.guest.pk, "Aiko", "viewer", "Japan"),
+        (room.guests[1].pk, f"Guest {room.guests[1].pk}", "viewer", room.guests[1].country.strip() or None),
+        (
+            room.staff.pk,
+            room.staff.name.strip() or f"Guest {room.staff.pk}",
+            "staff",
+            room.staff.country.strip() or None,
+        ),
+    ]
+    assert [p["joined_at"] for p in people] == [iso(now + timedelta(seconds=index)) for index in range(4)]
+    assert [(p["status"], p["messages"], p["reactions"]) for p in people] == [("connected", 0, 0)] + [
+        ("connected", 1, 0)
+    ] + [("connected", 0, 0)] * 2
+
+
 def test_presence_rows_follow_sockets_and_time(room, published):
     now = timezone.now()
     services.connect(user=room.guest, session_id=room.session.pk, socket_id="s1", now=now)
@@ -276,19 +309,69 @@ def _after_the_sequence_lock(queries: list[dict[str, Any]]) -> list[str]:
     return sql[taken + 1 :]
 
 
-def test_a_message_costs_one_query_before_its_transaction_and_two_statements_under_the_lock(
+def test_a_message_costs_one_query_before_its_write_and_its_write_one_round_trip_on_postgresql(
     room, published, django_assert_max_num_queries
 ):
     services.connect(user=room.guest, session_id=room.session.pk, socket_id="s1")
     services.send_message(user=room.guests[1], session_id=room.session.pk, client_id="first", text="hi")
-    # Access and checks (1); BEGIN, participant, sequence number, insert, COMMIT (5).
-    with django_assert_max_num_queries(6) as captured:
+    postgres = connection.vendor == "postgresql"
+    # Access and checks (1); then on PostgreSQL one call of chat_post_message (1), elsewhere
+    # BEGIN, participant, sequence number, insert, COMMIT (5).
+    with django_assert_max_num_queries(2 if postgres else 6) as captured:
         outcome = services.send_message(user=room.guest, session_id=room.session.pk, client_id="c", text="hi")
     assert outcome.created
-    assert len(_after_the_sequence_lock(captured.captured_queries)) <= 2  # the insert and COMMIT
+    assert (outcome.message.seq, ChatMessage.objects.get(pk=outcome.message.pk).text) == (2, "hi")
+    if postgres:
+        assert "chat_post_message" in captured.captured_queries[-1]["sql"]
+    else:
+        assert len(_after_the_sequence_lock(captured.captured_queries)) <= 2  # the insert and COMMIT
+    assert Participant.objects.get(session=room.session, user=room.guest).messages == 1
+    assert json.loads(published.events[-1]["envelope"].frame)["id"] == outcome.message.pk
     # A retry reads the stored row and writes nothing.
     with django_assert_max_num_queries(2):
         assert not services.send_message(user=room.guest, session_id=room.session.pk, client_id="c", text="hi").created
+
+
+@pytest.mark.postgres_only
+def test_the_one_call_writes_nothing_and_leaves_it_to_the_transaction_when_its_fast_path_does_not_apply(
+    room, published, monkeypatch
+):
+    def statements(send: Any) -> list[str]:
+        with CaptureQueriesContext(connection) as captured:
+            send()
+        return [query["sql"] for query in captured.captured_queries]
+
+    def send(user: Any, client_id: str) -> Any:
+        return lambda: services.send_message(user=user, session_id=room.session.pk, client_id=client_id, text="x")
+
+    # The session's first message, from a guest who never connected: no room row, no participant row.
+    RoomState.objects.filter(session=room.session).delete()
+    first = statements(send(room.guest, "a"))
+    assert any("chat_post_message" in sql for sql in first)
+    assert any(sql.startswith('INSERT INTO "chat_roomstate"') for sql in first)
+    assert any(sql.startswith('INSERT INTO "chat_participant"') for sql in first)
+    assert ChatMessage.objects.get(client_id="a").seq == 1
+    # From then on the one call does it all.
+    second = statements(send(room.guest, "b"))
+    assert not any(sql.startswith(("UPDATE", "INSERT")) for sql in second)
+    assert ChatMessage.objects.get(client_id="b").seq == 2
+    assert Participant.objects.get(session=room.session, user=room.guest).messages == 2
+    # Slow mode turned on after the checks read it: the call undoes itself, the transaction refuses.
+    services.set_slow_mode(by=room.guide, session_id=room.session.pk, seconds=30)
+    _stale_checks(monkeypatch, slow_mode_seconds=0)
+    with pytest.raises(RuleViolation) as refused:
+        services.send_message(user=room.guest, session_id=room.session.pk, client_id="c", text="x")
+    assert refused.value.code == "slow_mode"
+    assert RoomState.objects.get(session=room.session).last_seq == 2
+    assert Participant.objects.get(session=room.session, user=room.guest).messages == 2
+    # The guide is not held to slow mode: one call.
+    services.connect(user=room.guide, session_id=room.session.pk, socket_id="guide")
+    by_guide = statements(send(room.guide, "g"))
+    assert not any(sql.startswith(("UPDATE", "INSERT")) for sql in by_guide)
+    assert ChatMessage.objects.get(client_id="g").seq == 3
+    assert [
+        json.loads(event["envelope"].frame)["seq"] for event in published.events if "seq" in event["envelope"].frame
+    ] == [1, 2, 3]
 
 
 def test_in_slow_mode_a_message_costs_one_more_query_under_the_lock_and_a_refusal_none(

@@ -48,6 +48,14 @@ def wait_joined(page: Any) -> None:
     page.wait_for_selector("#room[data-state='joined']", state="attached", timeout=ROOM_TIMEOUT_MS)
 
 
+def watch_joined(session: Any, *pages: Any) -> None:
+    """Each page opens the session's watch page; then every one of them has joined the room."""
+    for page in pages:
+        page.goto(watch_url(session))
+    for page in pages:
+        wait_joined(page)
+
+
 def send_chat(page: Any, text: str) -> None:
     page.locator("#room-tab-chat").click()
     page.locator("#room-chat-input").fill(text)
@@ -129,10 +137,8 @@ def test_guide_and_two_guests_chat_react_ask_and_moderate_and_everyone_sees_it(n
     # Anna's browser is in Kolkata and asks for less motion; Ben's profile says New York, his phone UTC.
     anna_page = new_page(user=anna, timezone_id="Asia/Kolkata", reduced_motion="reduce")
     ben_page = new_page(user=ben, timezone_id="UTC", **PHONE)
-    anna_page.goto(watch_url(session))
-    ben_page.goto(watch_url(session))
-    for page in (guide_page, anna_page, ben_page):
-        wait_joined(page)
+    watch_joined(session, anna_page, ben_page)
+    wait_joined(guide_page)
 
     # Presence: everyone sees two guests; the guide sees who they are.
     anna_page.wait_for_function("() => document.querySelector('#room-viewers').textContent === '2'")
@@ -293,10 +299,8 @@ def test_held_messages_slow_mode_and_a_time_out_reach_the_guide_and_the_guests(n
     gina_page = new_page(user=gina)
     oscar_page = new_page(user=oscar)
     guide_page.goto(broadcast_url(session))
-    gina_page.goto(watch_url(session))
-    oscar_page.goto(watch_url(session))
-    for page in (guide_page, gina_page, oscar_page):
-        wait_joined(page)
+    watch_joined(session, gina_page, oscar_page)
+    wait_joined(guide_page)
 
     # Two messages with the blocked word wait for the guide: Gina sees them held, Oscar nothing.
     send_chat(gina_page, f"a {word} offer")
@@ -376,10 +380,8 @@ def test_an_xss_corpus_in_chat_questions_and_names_renders_as_inert_text(new_pag
     for page in (guide_page, reader_page, attacker_page):
         page.on("dialog", lambda dialog: record_dialog(dialogs, dialog))
     guide_page.goto(broadcast_url(session))
-    reader_page.goto(watch_url(session))
-    attacker_page.goto(watch_url(session))
-    for page in (guide_page, reader_page, attacker_page):
-        wait_joined(page)
+    watch_joined(session, reader_page, attacker_page)
+    wait_joined(guide_page)
 
     same_site = f"{guide_page.evaluate('() => location.origin')}/tours/"
     chats = [" | ".join(XSS_CORPUS[i : i + 2]) for i in range(0, len(XSS_CORPUS), 2)] + [f"see {same_site} now"]
@@ -475,10 +477,7 @@ def test_room_events_that_arrive_as_one_array_frame_each_show_in_order(new_page:
         server_side.on_message(to_page)
 
     reader_page.route_web_socket(re.compile(r"/ws/live/"), route)
-    reader_page.goto(watch_url(session))
-    writer_page.goto(watch_url(session))
-    wait_joined(reader_page)
-    wait_joined(writer_page)
+    watch_joined(session, reader_page, writer_page)
     send_chat(writer_page, "prima")
     wait_for_chat(reader_page, "prima")
 
@@ -541,10 +540,7 @@ def test_a_lost_ack_and_a_guest_offline_for_a_while_lose_nothing_and_duplicate_n
 
     sender_page.route_web_socket(re.compile(r"/ws/live/"), route("sender"))
     away_page.route_web_socket(re.compile(r"/ws/live/"), route("away"))
-    sender_page.goto(watch_url(session))
-    away_page.goto(watch_url(session))
-    wait_joined(sender_page)
-    wait_joined(away_page)
+    watch_joined(session, sender_page, away_page)
     send_chat(sender_page, "before the tunnel")
     wait_for_chat(away_page, "before the tunnel")
 

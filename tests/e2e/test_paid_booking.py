@@ -38,6 +38,7 @@ def test_book_and_pay_in_test_mode_then_cancel_inside_the_full_refund_window_and
     # The seats are held; the payment page says plainly that no money moves.
     expect(page).to_have_url(re.compile(r"/payments/\d+/pay/$"))
     expect(page.locator("[data-pay-page] [data-test-mode-notice]")).to_contain_text("TEST MODE — no money moves.")
+    expect(page.locator("[data-pay-page] h1")).to_have_text("Pay to confirm")
     expect(page.locator("[data-amount]")).to_have_text("70.00 EUR")
     expect(page.get_by_text("Your seats are held for 10 minutes: pay now to confirm the booking.")).to_be_visible()
     booking = Booking.objects.get(user=customer)

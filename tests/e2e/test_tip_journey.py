@@ -59,6 +59,7 @@ def test_a_guest_tips_during_the_live_tour_and_the_guide_sees_it_at_once(new_pag
 
     expect(tip_tab).to_have_url(re.compile(r"/payments/\d+/pay/$"))
     expect(tip_tab.locator("[data-pay-page] [data-test-mode-notice]")).to_contain_text("TEST MODE — no money moves.")
+    expect(tip_tab.locator("[data-pay-page] h1")).to_have_text(f"Your tip for {guide.display_name}")
     expect(tip_tab.locator("[data-amount]")).to_have_text("10.00 EUR")
     tip_tab.get_by_role("button", name="Pay 10.00 EUR (test)").click()
 

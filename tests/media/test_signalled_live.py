@@ -24,9 +24,9 @@ from tests.streaming.test_consumer import (
     join,
     live_now,
     receive_until,
-    run,
     token_for,
 )
+from tests.support.live_loop import run
 
 from . import conftest as media
 from .clients import TestPublisher, TestViewer, all_loopback, candidate_addresses, wait_until

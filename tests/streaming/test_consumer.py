@@ -7,13 +7,12 @@ Each test runs its scenario with ``asyncio.run`` (no pytest-asyncio); rows are c
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
@@ -22,7 +21,6 @@ from django.utils import timezone
 
 from accounts.models import User
 from bookings.models import Booking
-from italycouch.live_db import close_live_db
 from italycouch.routing import websocket_application
 from streaming import registry, services
 from streaming.consumers import FATAL_CLOSE_CODE, LiveConsumer
@@ -32,6 +30,7 @@ from streaming.sfu import SfuConfig, SfuRegistry
 from streaming.signalling import MAX_MESSAGE_BYTES
 from streaming.tokens import issue_join_token
 from tests.streaming.conftest import make_booking, make_session, make_slot, make_user
+from tests.support.live_loop import run
 
 ORIGIN = (b"origin", b"http://testserver")
 STEP_TIMEOUT = 5.0
@@ -40,23 +39,6 @@ STEP_TIMEOUT = 5.0
 def application() -> Any:
     """The websocket half of italycouch/asgi.py, with the streaming routes."""
     return websocket_application()
-
-
-def run(scenario: Awaitable[None], timeout: float = 60) -> None:
-    async def bounded() -> None:
-        try:
-            await asyncio.wait_for(scenario, timeout)
-        finally:
-            # The rooms' peer connections belong to this event loop: close them before it ends.
-            current = registry._registry
-            if current is not None:
-                await current.close()
-            # The consumer's database calls ran in asgiref's worker thread, which outlives this
-            # loop: close its connections, or the test database cannot be dropped (PostgreSQL).
-            await sync_to_async(connections.close_all)()
-            await close_live_db()  # and the live sockets' database threads, after their last call
-
-    asyncio.run(bounded())
 
 
 @dataclass

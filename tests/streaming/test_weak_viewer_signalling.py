@@ -12,7 +12,8 @@ import pytest
 from streaming import registry
 from streaming.rules import Role
 from streaming.sfu import Rendition, SfuRoom
-from tests.streaming.test_consumer import _fresh_loop_state, join, live_now, receive_until, run
+from tests.streaming.test_consumer import _fresh_loop_state, join, live_now, receive_until
+from tests.support.live_loop import run
 
 pytestmark = pytest.mark.usefixtures(_fresh_loop_state.__name__)
 

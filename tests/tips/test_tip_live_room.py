@@ -17,8 +17,9 @@ from streaming import registry
 from streaming.models import LiveSession
 from streaming.rules import Role
 from streaming.sfu import SfuConfig, SfuRegistry
-from tests.chat.support import Room, join, live_room, run
+from tests.chat.support import Room, join, live_room
 from tests.factories import GuidePaymentAccountFactory
+from tests.support.live_loop import run
 from tests.support.payments import pay
 
 

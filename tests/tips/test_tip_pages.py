@@ -7,9 +7,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 
 from bookings import reservations
 from bookings.models import Booking, Slot
@@ -183,6 +185,13 @@ def test_a_suggested_amount_opens_a_tip_payment_to_the_guide_and_goes_to_the_pay
         2000,
         "EUR",
     )
+    # The pay page says whom the money is for, in the reader's language (not "Pay to confirm").
+    client = logged_in(scene.guest)
+    page = client.get(response["Location"]).content.decode()
+    assert f"<h1>Your tip for {escape(scene.guide.display_name)}</h1>" in page
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "it"
+    page = client.get(response["Location"]).content.decode()
+    assert f"<h1>La tua mancia per {escape(scene.guide.display_name)}</h1>" in page
     assert payment.application_fee_minor == 300  # PLATFORM_FEE_PERCENT (15) of 20.00
     assert payment.booking is None
     assert payment.provider_reference.startswith("pi_test_")
