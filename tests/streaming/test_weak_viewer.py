@@ -113,15 +113,24 @@ class BrowserLikeJitterBuffer(JitterBuffer):
     512 packets have arrived, about 7 s at the low rendition's rate. A browser assembles frames
     independently and decodes from the next complete keyframe. This buffer does the same: when
     nothing comes out and a complete VP8 keyframe waits past a hole, everything before it goes.
-    The SFU is not involved; this only makes the aiortc viewer behave like the browsers it
-    stands for.
+
+    A browser also drops a packet of a frame no later than the last one it decoded (a
+    retransmission that came too late). aiortc's buffer instead starts over from a packet 100 or
+    more behind its origin, and after a resync could then put together an old frame, of the
+    full stream, among the low rendition's. The SFU is not involved; this only makes the aiortc
+    viewer behave like the browsers it stands for.
     """
 
     resyncs = 0
+    stale = 0
     last_packet_ms = 0
+    last_timestamp: int | None = None  # of the last frame handed to the decoder
 
     def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
         self.last_packet_ms = now_ms()
+        if self.last_timestamp is not None and not _later(packet.timestamp, self.last_timestamp):
+            self.stale += 1
+            return False, None
         pli_flag, frame = super().add(packet)
         if frame is None and self._origin is not None:
             keyframe_at = self._complete_keyframe_past_a_hole()
@@ -129,6 +138,8 @@ class BrowserLikeJitterBuffer(JitterBuffer):
                 self.remove(uint16_add(keyframe_at, -self._origin))
                 self.resyncs += 1
                 frame = self._remove_frame(packet.sequence_number)
+        if frame is not None:
+            self.last_timestamp = frame.timestamp
         return pli_flag, frame
 
     def _slot(self, sequence_number: int) -> RtpPacket | None:
@@ -151,6 +162,11 @@ class BrowserLikeJitterBuffer(JitterBuffer):
                 if following.timestamp != first.timestamp:
                     return start  # every packet of the keyframe is here, and the next frame began
         return None
+
+
+def _later(timestamp: int, than: int) -> bool:
+    """RTP timestamps, modulo 2**32 (RFC 3550)."""
+    return 0 < (timestamp - than) & 0xFFFFFFFF < 0x80000000
 
 
 def _starts_vp8_keyframe(packet: RtpPacket) -> bool:
@@ -196,10 +212,15 @@ class SizedViewer(TestViewer):
 
     @property
     def resyncs(self) -> int:
+        return sum(buffer.resyncs for buffer in self._video_buffers())
+
+    @property
+    def stale(self) -> int:
+        return sum(buffer.stale for buffer in self._video_buffers())
+
+    def _video_buffers(self) -> list[BrowserLikeJitterBuffer]:
         assert self.pc is not None
-        return sum(
-            t.receiver._RTCRtpReceiver__jitter_buffer.resyncs for t in self.pc.getTransceivers() if t.kind == "video"
-        )
+        return [t.receiver._RTCRtpReceiver__jitter_buffer for t in self.pc.getTransceivers() if t.kind == "video"]
 
     async def _consume(self, track: MediaStreamTrack) -> None:
         while True:
@@ -367,7 +388,7 @@ def test_two_weak_viewers_share_one_low_rendition_and_the_good_viewer_keeps_the_
                 fps = len(pictures) / MEASURE_SECONDS
                 print(
                     f"{viewer.viewer_id}: {fps:.1f} fps, longest gap {gap} ms, unreadable {viewer.unreadable},"
-                    f" resyncs {viewer.resyncs}"
+                    f" resyncs {viewer.resyncs}, late packets dropped {viewer.stale}"
                 )
                 assert {(p.width, p.height) for p in pictures} == {(320, 180)}
                 assert gap <= max(2000, stall_ms + 1000), "continuous video"
