@@ -472,10 +472,10 @@ class LocalRoom:
         next_full_presence = clock()
         next_flush = clock() + self.reaction_flush_seconds
         next_heartbeat = clock() + rules.HEARTBEAT_SECONDS
-        # Until the room closes: its close cancels this task too, but a cancellation lost in a
-        # call below (italycouch/tasks.py) must not leave it ticking for a room that is gone.
-        while not self.closing:
+        while True:
             await asyncio.sleep(self.tick_seconds)
+            # The room's close cancels this task too, but a cancellation lost in a call below
+            # (italycouch/tasks.py) must not leave it ticking for a room that is gone.
             if self.closing:
                 return
             now = clock()
